@@ -7,7 +7,7 @@ Run once with Debian's Python, which has python3-skimage 0.19 and python3-sklear
 
 Every crop is a square box (left, top, size) in source pixels, resized to 256x256 with
 Pillow's Lanczos filter. The two motorcycle crops come from the left and the right image
-of one stereo pair; the left box covers columns 0-339 and the right box 401-740. The
+of one stereo pair. The left box covers columns 0-339 and the right box 401-740. The
 ground-truth disparity shipped with the pair (motorcycle_disp.npz) is at most 60 pixels,
 so a point seen in the left box appears in the right image at column 339 or less, and
 the two files share no scene content.
