@@ -5,6 +5,7 @@ export * from "./random.js";
 export * from "./schedules.js";
 export * from "./parameterisation.js";
 export * from "./denoiser.js";
+export * from "./cg.js";
 export * from "./contracts/model.js";
 export * from "./contracts/operator.js";
 export * from "./contracts/solver.js";
