@@ -1,1 +1,35 @@
-export {};
+export type { OnnxSession, ProviderChoice, SessionOptions } from "./adapter.js";
+export {
+  availableProviders,
+  checkFeeds,
+  createSession,
+  float16Carrier,
+  hasFloat16Array,
+  onnxruntimeVersion,
+  parseProvider,
+  releaseSession,
+  runSession,
+} from "./adapter.js";
+export type { AttributeValue, GraphBuilderOptions } from "./builder.js";
+export { GraphBuilder, tensorProto } from "./builder.js";
+export {
+  float16BitsToFloat32,
+  float32ToFloat16Bits,
+  fromFloat16Bits,
+  toFloat16Bits,
+} from "./float16.js";
+export type { Logger, LogLevel } from "./logger.js";
+export { logAtOrtSeverity, ortSeverityForLevel, silentLogger } from "./logger.js";
+export type { Float32Matrix, MatmulRunner } from "./matmul.js";
+export { createMatmulRunner } from "./matmul.js";
+export type {
+  AttributeObject,
+  GraphObject,
+  ModelObject,
+  NodeObject,
+  TensorProtoObject,
+  ValueInfoObject,
+} from "./proto.js";
+export { decodeModel, ONNX_ATTRIBUTE_TYPE, ONNX_DATA_TYPE } from "./proto.js";
+export type { OnnxDim, OnnxDtype, OnnxTensor, OnnxValueInfo } from "./types.js";
+export { dimsSize, ONNX_DTYPES } from "./types.js";
