@@ -71,5 +71,7 @@ export interface Model {
   /** Latent models only. */
   encode?(x: Tensor): Promise<Tensor>;
   decode?(z: Tensor): Promise<Tensor>;
+  /** VJP of the decoder at z: (d decode / dz)^T g, when the package ships a decoder VJP graph. */
+  decodeVjp?(z: Tensor, g: Tensor): Promise<Tensor>;
   dispose(): Promise<void>;
 }

@@ -45,8 +45,14 @@ export interface SolveOptions {
 }
 
 export interface SolveResult {
-  /** Output image(s) [N, C, H, W] on [-1, 1]. */
+  /**
+   * Output image(s) [S, C, H, W] on [-1, 1]: one per posterior sample for a batch-1
+   * problem (S = the solver's `samples` parameter, 1 by default).
+   */
   x: Tensor;
+  /** Per-pixel mean and standard deviation over the S samples, when S > 1. */
+  mean?: Tensor;
+  std?: Tensor;
   nfe: number;
   steps: number;
   /** Effective settings and diagnostics recorded with the result (gradient mode, ...). */
