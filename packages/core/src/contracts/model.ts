@@ -1,6 +1,6 @@
 import type { Tensor } from "../tensor.js";
 
-/** What a network predicts; core converts each into (x0Hat, epsHat). */
+/** Quantity a network predicts. Core converts each into (x0Hat, epsHat). */
 export type Parameterisation = "epsilon" | "x0" | "v" | "velocity";
 
 /** A schedule as a model package declares it (see schedules.ts for the math). */
@@ -11,10 +11,10 @@ export type ScheduleSpec =
   | { kind: "rectified-flow"; shift: number };
 
 /**
- * How the network's timestep input is computed from continuous t in [0, 1]:
- * `index` is the discrete DDPM step (0..steps-1), `scaled` is `scale * t` (SD3: 1000 t),
- * `sigma` passes sigma(t), `alpha-sigma` passes nothing but uses alpha and sigma inputs
- * (the embedded Gaussian-mixture priors take alpha and sigma directly).
+ * Rule that turns continuous t in [0, 1] into the network's timestep input. `index` is
+ * the discrete DDPM step (0..steps-1) and `scaled` is `scale * t` (SD3: 1000 t).
+ * `sigma` passes sigma(t). `alpha-sigma` feeds alpha and sigma as two inputs, which is
+ * how the embedded Gaussian-mixture priors take the noise level.
  */
 export type TimestepInput =
   | { kind: "index" }

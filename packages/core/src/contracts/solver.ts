@@ -65,7 +65,7 @@ export interface Solver {
 
 export interface Preset<P> {
   params: Partial<P>;
-  /** Where the values come from: paper section, or repository file and commit. */
+  /** Source of the values: a paper section, or a repository file and commit. */
   source: string;
 }
 
