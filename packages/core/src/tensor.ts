@@ -141,3 +141,145 @@ export function concatBatch(parts: readonly Tensor[]): Tensor {
   }
   return new Tensor(out, [batch, ...inner]);
 }
+
+/*
+ * Arithmetic without hidden copies. Every elementwise function takes an optional `out`
+ * tensor of the same shape and writes into it. Passing one of the inputs as `out` makes
+ * the operation in place, and omitting `out` allocates a new tensor. Reductions accumulate
+ * in float64, so their error does not grow with the float32 rounding of long sums.
+ */
+
+function checkSameShape(a: Tensor, b: Tensor, name: string): void {
+  if (!sameShape(a.shape, b.shape)) {
+    throw new TweedieError(`${name} has the wrong shape`, {
+      code: "shape_mismatch",
+      path: [name],
+      expected: [...a.shape],
+      received: [...b.shape],
+    });
+  }
+}
+
+function target(like: Tensor, out: Tensor | undefined): Tensor {
+  if (out === undefined) return Tensor.zeros(like.shape);
+  checkSameShape(like, out, "out");
+  return out;
+}
+
+/** Computes a + b elementwise into `out` (a new tensor when omitted). */
+export function add(a: Tensor, b: Tensor, out?: Tensor): Tensor {
+  checkSameShape(a, b, "b");
+  const result = target(a, out);
+  const x = a.data;
+  const y = b.data;
+  const z = result.data;
+  for (let i = 0; i < z.length; i++) z[i] = x[i] + y[i];
+  return result;
+}
+
+/** Computes a - b elementwise into `out` (a new tensor when omitted). */
+export function sub(a: Tensor, b: Tensor, out?: Tensor): Tensor {
+  checkSameShape(a, b, "b");
+  const result = target(a, out);
+  const x = a.data;
+  const y = b.data;
+  const z = result.data;
+  for (let i = 0; i < z.length; i++) z[i] = x[i] - y[i];
+  return result;
+}
+
+/** Computes factor * a into `out` (a new tensor when omitted). */
+export function scale(a: Tensor, factor: number, out?: Tensor): Tensor {
+  const result = target(a, out);
+  const x = a.data;
+  const z = result.data;
+  for (let i = 0; i < z.length; i++) z[i] = factor * x[i];
+  return result;
+}
+
+/** Adds alpha * x to y in place (BLAS axpy) and returns y. */
+export function axpy(alpha: number, x: Tensor, y: Tensor): Tensor {
+  checkSameShape(y, x, "x");
+  const u = x.data;
+  const v = y.data;
+  for (let i = 0; i < v.length; i++) v[i] += alpha * u[i];
+  return y;
+}
+
+/**
+ * Computes alpha * x + beta * y into `out` (a new tensor when omitted), with one rounding
+ * to float32 per value. A DDIM step x_s = alpha(s) x0Hat + sigma(s) epsHat is one call.
+ */
+export function axpby(alpha: number, x: Tensor, beta: number, y: Tensor, out?: Tensor): Tensor {
+  checkSameShape(x, y, "y");
+  const result = target(x, out);
+  const u = x.data;
+  const v = y.data;
+  const z = result.data;
+  for (let i = 0; i < z.length; i++) z[i] = alpha * u[i] + beta * v[i];
+  return result;
+}
+
+/** Computes a + weight (b - a) into `out` (a new tensor when omitted). */
+export function lerp(a: Tensor, b: Tensor, weight: number, out?: Tensor): Tensor {
+  checkSameShape(a, b, "b");
+  const result = target(a, out);
+  const x = a.data;
+  const y = b.data;
+  const z = result.data;
+  for (let i = 0; i < z.length; i++) z[i] = x[i] + weight * (y[i] - x[i]);
+  return result;
+}
+
+/** Clamps every value to [low, high] into `out` (a new tensor when omitted); NaN stays NaN. */
+export function clamp(a: Tensor, low: number, high: number, out?: Tensor): Tensor {
+  if (!(low <= high)) {
+    throw new TweedieError("clamp bounds are reversed", {
+      code: "invalid_value",
+      path: ["low"],
+      expected: `a number <= ${high}`,
+      received: low,
+    });
+  }
+  const result = target(a, out);
+  const x = a.data;
+  const z = result.data;
+  for (let i = 0; i < z.length; i++) {
+    const value = x[i];
+    if (value < low) z[i] = low;
+    else if (value > high) z[i] = high;
+    else z[i] = value;
+  }
+  return result;
+}
+
+/** Computes the inner product sum a_i b_i, accumulated in float64. */
+export function dot(a: Tensor, b: Tensor): number {
+  checkSameShape(a, b, "b");
+  const x = a.data;
+  const y = b.data;
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) sum += x[i] * y[i];
+  return sum;
+}
+
+/** Computes sum a_i^2, accumulated in float64. */
+export function sumSquares(a: Tensor): number {
+  const x = a.data;
+  let sum = 0;
+  for (let i = 0; i < x.length; i++) sum += x[i] * x[i];
+  return sum;
+}
+
+/** Computes the Euclidean norm over all values, accumulated in float64. */
+export function norm(a: Tensor): number {
+  return Math.sqrt(sumSquares(a));
+}
+
+/** Computes the Euclidean norm of each batch item, accumulated in float64. */
+export function itemNorms(a: Tensor): Float64Array {
+  const n = a.batch;
+  const out = new Float64Array(n);
+  for (let item = 0; item < n; item++) out[item] = norm(a.item(item));
+  return out;
+}
