@@ -18,10 +18,22 @@ export {
   fromFloat16Bits,
   toFloat16Bits,
 } from "./float16.js";
+export type { PackageFileSummary, PackageSummary } from "./inspect.js";
+export { inspectModelPackage } from "./inspect.js";
 export type { Logger, LogLevel } from "./logger.js";
 export { logAtOrtSeverity, ortSeverityForLevel, silentLogger } from "./logger.js";
+export type { ManifestFileRole, ModelManifest, SpatialRule } from "./manifest.js";
+export {
+  editDistance,
+  MANIFEST_FILE,
+  nearestKey,
+  parseManifest,
+  readManifest,
+} from "./manifest.js";
 export type { Float32Matrix, MatmulRunner } from "./matmul.js";
 export { createMatmulRunner } from "./matmul.js";
+export type { LoadModelOptions, OnnxModel } from "./model.js";
+export { loadModelPackage, sha256File, spatialRuleText, verifyPackageFiles } from "./model.js";
 export type {
   AttributeObject,
   GraphObject,
@@ -31,5 +43,7 @@ export type {
   ValueInfoObject,
 } from "./proto.js";
 export { decodeModel, ONNX_ATTRIBUTE_TYPE, ONNX_DATA_TYPE } from "./proto.js";
+export type { CodecLayout, DenoiserLayout, GraphSignature } from "./signature.js";
+export { checkCodecSignature, checkDenoiserSignature, signatureFromModel } from "./signature.js";
 export type { OnnxDim, OnnxDtype, OnnxTensor, OnnxValueInfo } from "./types.js";
 export { dimsSize, ONNX_DTYPES } from "./types.js";
