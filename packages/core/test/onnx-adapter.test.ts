@@ -102,6 +102,21 @@ describe("runSession", () => {
 
   it("serialises overlapping runs in call order", async () => {
     const session = await createSession(scaleGraph());
+    // Count runs inside onnxruntime at once: without the queue, all five would enter
+    // before the first resolves, because each native run waits for a setImmediate.
+    const handle = session.handle as unknown as { run: (...args: unknown[]) => Promise<unknown> };
+    const nativeRun = handle.run.bind(handle);
+    let inFlight = 0;
+    let maxInFlight = 0;
+    handle.run = async (...args) => {
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      try {
+        return await nativeRun(...args);
+      } finally {
+        inFlight--;
+      }
+    };
     const runs = [0, 1, 2, 3, 4].map((k) =>
       runSession(session, {
         x: { dtype: "float32", data: Float32Array.from([k, k, k, k]), dims: [1, 4] },
@@ -109,6 +124,7 @@ describe("runSession", () => {
     );
     const results = await Promise.all(runs);
     expect(results.map((r) => (r.y.data as Float32Array)[0])).toEqual([0, 2, 4, 6, 8]);
+    expect(maxInFlight).toBe(1);
   });
 
   it("keeps running after a failed run", async () => {
