@@ -355,6 +355,8 @@ export function hasFloat16Array(): boolean {
 /**
  * Returns the typed array that onnxruntime-common 1.31.1 expects for float16 data: a
  * Float16Array view over the same bits where the global exists, else the Uint16Array.
+ * NOTE: only the Uint16Array path (Node 20) has run against the native binding; the
+ * Float16Array path (Node 24 and later) is tested with a stand-in class only.
  */
 export function float16Carrier(bits: Uint16Array): Uint16Array | ArrayBufferView {
   const Float16 = (
