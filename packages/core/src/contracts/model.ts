@@ -12,7 +12,8 @@ export type ScheduleSpec =
 
 /**
  * Rule that turns continuous t in [0, 1] into the network's timestep input. `index` is
- * the discrete DDPM step (0..steps-1) and `scaled` is `scale * t` (SD3: 1000 t).
+ * the discrete DDPM step (0..steps-1) and `scaled` is `scale * sigma(t)`, which for a
+ * rectified flow is the shifted time (SD3: 1000 sigma).
  * `sigma` passes sigma(t). `alpha-sigma` feeds alpha and sigma as two inputs, which is
  * how the embedded Gaussian-mixture priors take the noise level.
  */
