@@ -1,0 +1,64 @@
+import type { AttributeValue, GraphBuilder } from "../onnx/builder.js";
+
+/**
+ * Writes ONNX nodes with generated value names, so that graph code reads as a chain of
+ * expressions: `const z = ops.op("MatMul", [x, w])`. Names are `<prefix><op>_<n>`; a
+ * distinct prefix keeps subgraph names apart from the names of their outer graph.
+ */
+export class GraphOps {
+  private counter = 0;
+
+  constructor(
+    readonly graph: GraphBuilder,
+    private readonly prefix = "",
+  ) {}
+
+  /** Adds a node with one output and returns the output's name. */
+  op(
+    type: string,
+    inputs: readonly string[],
+    attributes: Record<string, AttributeValue> = {},
+  ): string {
+    const output = `${this.prefix}${type.toLowerCase()}_${this.counter++}`;
+    return this.graph.node(type, inputs, [output], attributes);
+  }
+
+  /** Adds a node with several outputs and returns their names in order. */
+  multi(
+    type: string,
+    inputs: readonly string[],
+    outputs: number,
+    attributes: Record<string, AttributeValue> = {},
+  ): string[] {
+    const names = Array.from(
+      { length: outputs },
+      (_, i) => `${this.prefix}${type.toLowerCase()}_${this.counter}_${i}`,
+    );
+    this.counter++;
+    this.graph.node(type, inputs, names, attributes);
+    return names;
+  }
+
+  /** An int64 constant tensor (1-D, or a scalar when `scalar` is set). */
+  int64(values: readonly number[], scalar = false): string {
+    const name = `${this.prefix}const_i64_${this.counter++}`;
+    const data = BigInt64Array.from(values.map((v) => BigInt(v)));
+    return this.graph.initializer(name, {
+      dtype: "int64",
+      data,
+      dims: scalar ? [] : [values.length],
+    });
+  }
+
+  /** A float32 constant tensor with the given dims (a scalar for dims []). */
+  float32(values: Float32Array | readonly number[], dims: readonly number[]): string {
+    const name = `${this.prefix}const_f32_${this.counter++}`;
+    const data = values instanceof Float32Array ? values : Float32Array.from(values);
+    return this.graph.initializer(name, { dtype: "float32", data, dims });
+  }
+
+  /** A named float32 initializer (model weights), returned by name. */
+  weights(name: string, data: Float32Array, dims: readonly number[]): string {
+    return this.graph.initializer(name, { dtype: "float32", data, dims });
+  }
+}
