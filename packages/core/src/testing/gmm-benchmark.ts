@@ -2,19 +2,13 @@ import type { Parameterisation, ScheduleSpec } from "../contracts/model.js";
 import type { RestorationProblem, Solver } from "../contracts/solver.js";
 import { Denoiser } from "../denoiser.js";
 import { TweedieError } from "../errors.js";
+import { type GaussianMixture, linearPosterior, sampleMixture } from "../priors/gmm.js";
+import { matmul, matvec } from "../priors/gmm-linalg.js";
 import { createRng, type Rng } from "../rng.js";
 import { Tensor } from "../tensor.js";
-import {
-  createGridMixture,
-  type GaussianMixture,
-  type MixturePosterior,
-  type MixtureWeights,
-  mixturePosterior,
-  sampleMixture,
-  samplePosterior,
-} from "./gmm.js";
+import { createGridMixture, type MixtureWeights } from "./gmm.js";
 import { GmmModel } from "./gmm-model.js";
-import { type Matrix, matmul, matrix, matvec, randomOrthogonal } from "./linalg.js";
+import { type Matrix, matrix, randomOrthogonal } from "./linalg.js";
 import { MatrixOperator } from "./matrix-operator.js";
 import { randomDirections, slicedWasserstein } from "./sliced-wasserstein.js";
 
@@ -46,7 +40,8 @@ export interface GmmProblem {
   readonly x0: Float64Array;
   /** y = A x0 + sigmaY n. */
   readonly y: Float64Array;
-  readonly posterior: MixturePosterior;
+  /** The exact posterior p(x | y): a mixture whose components all share one covariance. */
+  readonly posterior: GaussianMixture;
   /** The problem's own stream; every draw of the benchmark for it splits from here. */
   readonly rng: Rng;
 }
@@ -79,13 +74,12 @@ export function createGmmProblem(spec: GmmProblemSpec): GmmProblem {
   for (let i = 0; i < dy; i++) {
     for (let k = 0; k < dy; k++) scaledU.data[i * dy + k] *= singularValues[k];
   }
-  const leadingRows = matrix(dy, dim, v.data.subarray(0, dy * dim));
-  const a = matmul(scaledU, leadingRows);
+  const a = matrix(dy, dim, matmul(scaledU.data, v.data.subarray(0, dy * dim), dy, dy, dim));
 
-  const x0 = sampleMixture(mixture, 1, rng.split("x0"));
+  const x0 = sampleMixture(mixture, 1, rng.split("x0")).samples;
   const noise = rng.split("measurement-noise").normal64(dy);
-  const y = matvec(a, x0).map((value, i) => value + sigmaY * noise[i]);
-  const posterior = mixturePosterior(mixture, a, y, sigmaY);
+  const y = matvec(a.data, x0, dy, dim).map((value, i) => value + sigmaY * noise[i]);
+  const posterior = linearPosterior(mixture, a.data, dy, y, sigmaY);
   return {
     spec,
     mixture,
@@ -241,10 +235,9 @@ export async function scoreGmmProblem(
   );
   const method = samplesOf(result.x, spec.dim, count);
 
+  const target = options.target === "prior" ? problem.mixture : problem.posterior;
   const reference = (index: number) =>
-    options.target === "prior"
-      ? sampleMixture(problem.mixture, count, problem.rng.split("prior-reference", index))
-      : samplePosterior(problem.posterior, count, problem.rng.split("exact", index));
+    sampleMixture(target, count, problem.rng.split(options.target ?? "posterior", index)).samples;
   const exact = reference(0);
   const independent = reference(1);
   const directions = benchmarkDirections(spec.dim, options.directions ?? 500);
@@ -322,7 +315,7 @@ export function samplesTensor(samples: Float64Array, dim: number): Tensor {
 /** A baseline "solver" that ignores y and returns samples of the prior. */
 export const priorSolverFactory: GmmSolverFactory = ({ problem, samples }) => ({
   async solve(_problem, rng) {
-    const x = sampleMixture(problem.mixture, samples, rng.split("prior"));
+    const x = sampleMixture(problem.mixture, samples, rng.split("prior")).samples;
     return {
       x: samplesTensor(x, problem.mixture.dim),
       nfe: 0,
@@ -335,7 +328,7 @@ export const priorSolverFactory: GmmSolverFactory = ({ problem, samples }) => ({
 /** A baseline "solver" that returns exact posterior samples (its ratio is about 1). */
 export const exactSolverFactory: GmmSolverFactory = ({ problem, samples }) => ({
   async solve(_problem, rng) {
-    const x = samplePosterior(problem.posterior, samples, rng.split("exact"));
+    const x = sampleMixture(problem.posterior, samples, rng.split("exact")).samples;
     return {
       x: samplesTensor(x, problem.mixture.dim),
       nfe: 0,

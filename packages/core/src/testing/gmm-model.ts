@@ -6,9 +6,11 @@ import type {
   ScheduleSpec,
 } from "../contracts/model.js";
 import { TweedieError } from "../errors.js";
+import { rawCoefficients } from "../parameterisation.js";
+import type { GaussianMixture } from "../priors/gmm.js";
 import { createSchedule, type Schedule } from "../schedules.js";
 import { sameShape, Tensor } from "../tensor.js";
-import { type GaussianMixture, mixtureOutput } from "./gmm.js";
+import { IdentityCovarianceDenoiser } from "./gmm.js";
 
 /** DDPM's schedule: linear betas 1e-4 to 0.02 over 1000 steps. */
 export const VP_LINEAR_1000: ScheduleSpec = Object.freeze({
@@ -36,6 +38,7 @@ export interface GmmModelOptions {
 export class GmmModel implements Model {
   readonly info: ModelInfo;
   readonly schedule: Schedule;
+  readonly denoiser: IdentityCovarianceDenoiser;
 
   constructor(
     readonly mixture: GaussianMixture,
@@ -44,8 +47,9 @@ export class GmmModel implements Model {
     const parameterisation = options.parameterisation ?? "epsilon";
     const schedule = options.schedule ?? VP_LINEAR_1000;
     this.schedule = createSchedule(schedule);
+    this.denoiser = new IdentityCovarianceDenoiser(mixture);
     this.info = Object.freeze({
-      name: options.name ?? `gmm-${mixture.components}-d${mixture.dim}`,
+      name: options.name ?? `gmm-${mixture.weights.length}-d${mixture.dim}`,
       parameterisation,
       schedule,
       timestepInput: { kind: "alpha-sigma" },
@@ -93,32 +97,11 @@ export class GmmModel implements Model {
   async dispose(): Promise<void> {}
 
   private evaluate(xt: Tensor, t: number, g?: Float32Array) {
-    if (!(t >= 0 && t <= 1)) {
-      throw new TweedieError("model time must lie in [0, 1]", {
-        code: "out_of_range",
-        path: ["t"],
-        expected: "t in [0, 1]",
-        received: t,
-      });
-    }
     const alpha = this.schedule.alpha(t);
     const sigma = this.schedule.sigma(t);
-    const combination = this.rawCombination(t, alpha, sigma);
-    return mixtureOutput(this.mixture, xt.data, { alpha, sigma }, combination, g);
-  }
-
-  /** Weights (a, b) with raw output = a x0Hat + b epsHat for the declared parameterisation. */
-  private rawCombination(t: number, alpha: number, sigma: number) {
-    switch (this.info.parameterisation) {
-      case "x0":
-        return { x0Weight: 1, epsWeight: 0 };
-      case "epsilon":
-        return { x0Weight: 0, epsWeight: 1 };
-      case "v":
-        return { x0Weight: -sigma, epsWeight: alpha };
-      case "velocity":
-        return { x0Weight: this.schedule.dAlpha(t), epsWeight: this.schedule.dSigma(t) };
-    }
+    const raw = rawCoefficients(this.schedule, t, this.info.parameterisation);
+    const combination = { x0Weight: raw.x0, epsWeight: raw.eps };
+    return this.denoiser.output(xt.data, { alpha, sigma }, combination, g);
   }
 
   private checkInput(xt: Tensor, name: string): void {

@@ -1,14 +1,5 @@
-export type { GaussianMixture, MixturePosterior, MixtureWeights } from "./gmm.js";
-export {
-  createGridMixture,
-  createMixture,
-  mixtureDenoise,
-  mixtureOutput,
-  mixturePosterior,
-  posteriorMoments,
-  sampleMixture,
-  samplePosterior,
-} from "./gmm.js";
+export type { MixtureWeights, OutputCombination } from "./gmm.js";
+export { createGridMixture, IdentityCovarianceDenoiser } from "./gmm.js";
 export type {
   GmmBenchmarkOptions,
   GmmBenchmarkResult,
@@ -32,19 +23,7 @@ export {
 export type { GmmModelOptions } from "./gmm-model.js";
 export { GmmModel, VP_LINEAR_1000 } from "./gmm-model.js";
 export type { Matrix, ThinSvd } from "./linalg.js";
-export {
-  cholesky,
-  choleskySolve,
-  identity,
-  inverseSpd,
-  matmul,
-  matrix,
-  matvec,
-  matvecTransposed,
-  randomOrthogonal,
-  thinSvd,
-  transpose,
-} from "./linalg.js";
+export { matrix, randomOrthogonal, thinSvd } from "./linalg.js";
 export type { MatrixOperatorSpec } from "./matrix-operator.js";
 export { MatrixOperator } from "./matrix-operator.js";
 export { sampleMixtureDdpm } from "./reference-ddpm.js";

@@ -3,8 +3,7 @@ import type { Rng } from "../rng.js";
 
 /**
  * A dense float64 matrix, row-major: entry (i, j) is `data[i * cols + j]`. Sizes here are
- * small (at most a few hundred), so the plain O(n^3) algorithms below are exact enough and
- * fast enough for reference values.
+ * small (at most a few hundred), so plain O(n^3) algorithms are exact and fast enough.
  */
 export interface Matrix {
   readonly rows: number;
@@ -22,135 +21,6 @@ export function matrix(rows: number, cols: number, data?: ArrayLike<number>): Ma
     });
   }
   return { rows, cols, data: values };
-}
-
-export function identity(n: number): Matrix {
-  const out = matrix(n, n);
-  for (let i = 0; i < n; i++) out.data[i * n + i] = 1;
-  return out;
-}
-
-export function transpose(a: Matrix): Matrix {
-  const out = matrix(a.cols, a.rows);
-  for (let i = 0; i < a.rows; i++) {
-    for (let j = 0; j < a.cols; j++) out.data[j * a.rows + i] = a.data[i * a.cols + j];
-  }
-  return out;
-}
-
-export function matmul(a: Matrix, b: Matrix): Matrix {
-  if (a.cols !== b.rows) {
-    throw new TweedieError("matrix sizes do not match for a product", {
-      code: "shape_mismatch",
-      expected: `${a.cols} rows in the right factor`,
-      received: b.rows,
-    });
-  }
-  const out = matrix(a.rows, b.cols);
-  for (let i = 0; i < a.rows; i++) {
-    for (let k = 0; k < a.cols; k++) {
-      const aik = a.data[i * a.cols + k];
-      if (aik === 0) continue;
-      const bRow = k * b.cols;
-      const oRow = i * b.cols;
-      for (let j = 0; j < b.cols; j++) out.data[oRow + j] += aik * b.data[bRow + j];
-    }
-  }
-  return out;
-}
-
-/** out = A x for a vector x of length A.cols. */
-export function matvec(a: Matrix, x: ArrayLike<number>): Float64Array {
-  const out = new Float64Array(a.rows);
-  for (let i = 0; i < a.rows; i++) {
-    let sum = 0;
-    const row = i * a.cols;
-    for (let j = 0; j < a.cols; j++) sum += a.data[row + j] * x[j];
-    out[i] = sum;
-  }
-  return out;
-}
-
-/** out = A^T y for a vector y of length A.rows. */
-export function matvecTransposed(a: Matrix, y: ArrayLike<number>): Float64Array {
-  const out = new Float64Array(a.cols);
-  for (let i = 0; i < a.rows; i++) {
-    const yi = y[i];
-    const row = i * a.cols;
-    for (let j = 0; j < a.cols; j++) out[j] += a.data[row + j] * yi;
-  }
-  return out;
-}
-
-/**
- * Lower Cholesky factor L of a symmetric positive definite matrix (A = L L^T). Throws when
- * a pivot is not positive, which names the pivot index.
- */
-export function cholesky(a: Matrix): Matrix {
-  const n = a.rows;
-  const l = matrix(n, n);
-  for (let j = 0; j < n; j++) {
-    let diag = a.data[j * n + j];
-    for (let k = 0; k < j; k++) diag -= l.data[j * n + k] ** 2;
-    if (!(diag > 0)) {
-      throw new TweedieError("matrix is not positive definite", {
-        code: "invalid_value",
-        path: ["pivot", j],
-        expected: "a positive pivot",
-        received: diag,
-      });
-    }
-    const ljj = Math.sqrt(diag);
-    l.data[j * n + j] = ljj;
-    for (let i = j + 1; i < n; i++) {
-      let sum = a.data[i * n + j];
-      for (let k = 0; k < j; k++) sum -= l.data[i * n + k] * l.data[j * n + k];
-      l.data[i * n + j] = sum / ljj;
-    }
-  }
-  return l;
-}
-
-/** Solves (L L^T) x = b for x, given the lower Cholesky factor L. */
-export function choleskySolve(l: Matrix, b: ArrayLike<number>): Float64Array {
-  const n = l.rows;
-  const z = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    let sum = b[i];
-    for (let k = 0; k < i; k++) sum -= l.data[i * n + k] * z[k];
-    z[i] = sum / l.data[i * n + i];
-  }
-  const x = new Float64Array(n);
-  for (let i = n - 1; i >= 0; i--) {
-    let sum = z[i];
-    for (let k = i + 1; k < n; k++) sum -= l.data[k * n + i] * x[k];
-    x[i] = sum / l.data[i * n + i];
-  }
-  return x;
-}
-
-/** Inverse of a symmetric positive definite matrix through its Cholesky factor. */
-export function inverseSpd(a: Matrix): Matrix {
-  const n = a.rows;
-  const l = cholesky(a);
-  const out = matrix(n, n);
-  const unit = new Float64Array(n);
-  for (let j = 0; j < n; j++) {
-    unit.fill(0);
-    unit[j] = 1;
-    const column = choleskySolve(l, unit);
-    for (let i = 0; i < n; i++) out.data[i * n + j] = column[i];
-  }
-  // Symmetrise to remove rounding asymmetry, so a later Cholesky sees an exactly
-  // symmetric matrix.
-  for (let i = 0; i < n; i++) {
-    for (let j = i + 1; j < n; j++) {
-      const mean = 0.5 * (out.data[i * n + j] + out.data[j * n + i]);
-      out.data[i * n + j] = mean;
-      out.data[j * n + i] = mean;
-    }
-  }
-  return out;
 }
 
 /**
@@ -180,7 +50,12 @@ export function randomOrthogonal(n: number, rng: Rng): Matrix {
     norm = Math.sqrt(norm);
     for (let i = 0; i < n; i++) v[i] /= norm;
   }
-  return transpose({ rows: n, cols: n, data: q });
+  // Row j of `q` is column j of Q.
+  const out = matrix(n, n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) out.data[i * n + j] = q[j * n + i];
+  }
+  return out;
 }
 
 /** Thin SVD of an m x n matrix with m <= n: A = U diag(s) Vr, s descending, Vr m x n. */
@@ -209,7 +84,8 @@ export function thinSvd(a: Matrix): ThinSvd {
     });
   }
   const w = Float64Array.from(a.data);
-  const rot = identity(m).data;
+  const rot = new Float64Array(m * m);
+  for (let i = 0; i < m; i++) rot[i * m + i] = 1;
   for (let sweep = 0; sweep < 60; sweep++) {
     let rotated = false;
     for (let p = 0; p < m - 1; p++) {

@@ -1,7 +1,8 @@
 import { TweedieError } from "../errors.js";
+import type { GaussianMixture } from "../priors/gmm.js";
 import type { Rng } from "../rng.js";
 import type { Schedule } from "../schedules.js";
-import { type GaussianMixture, mixtureDenoise } from "./gmm.js";
+import { IdentityCovarianceDenoiser } from "./gmm.js";
 
 /**
  * A plain float64 DDPM ancestral sampler (Ho, Jain and Abbeel 2020, arXiv:2006.11239,
@@ -27,12 +28,13 @@ export function sampleMixtureDdpm(
     });
   }
   const d = mixture.dim;
+  const denoiser = new IdentityCovarianceDenoiser(mixture);
   let x = rng.split("init").normal64(count * d);
   for (let i = alphaBar.length - 1; i >= 0; i--) {
     const ab = alphaBar[i];
     const abPrev = i > 0 ? alphaBar[i - 1] : 1;
     const beta = 1 - ab / abPrev;
-    const x0Hat = mixtureDenoise(mixture, x, Math.sqrt(ab), Math.sqrt(1 - ab));
+    const x0Hat = denoiser.denoise(x, Math.sqrt(ab), Math.sqrt(1 - ab));
     // Posterior q(x_{i-1} | x_i, x0) mean coefficients and variance (DDPM eq. 7).
     const c1 = (beta * Math.sqrt(abPrev)) / (1 - ab);
     const c2 = ((1 - abPrev) * Math.sqrt(1 - beta)) / (1 - ab);
