@@ -1,4 +1,10 @@
+export * from "./digits.js";
+export * from "./digits-data.js";
+export * from "./digits-package.js";
+export * from "./digits-params.js";
+export * from "./digits-select.js";
 export * from "./gmm.js";
 export * from "./gmm-fit.js";
 export type { SymmetricEigen } from "./gmm-linalg.js";
 export { symmetricEigen } from "./gmm-linalg.js";
+export * from "./gmm-onnx.js";
