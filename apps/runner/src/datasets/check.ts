@@ -1,0 +1,99 @@
+import { join } from "node:path";
+import {
+  checkImageHeader,
+  type ImageProbe,
+  type ImageRules,
+  probeWithSharp,
+} from "./image-check.js";
+import { type DatasetItem, type DatasetManifest, hashFile, mapLimit } from "./manifest.js";
+import { clampedRuns, PIE_BENCH_SIDE } from "./pie-bench.js";
+
+export interface ItemReport {
+  id: string;
+  /** Problems that stop the item from running. */
+  problems: string[];
+  /** Facts worth knowing that do not stop it (a clamped mask run). */
+  warnings: string[];
+}
+
+export interface DatasetCheckReport {
+  dataset: string;
+  items: ItemReport[];
+  /** Items with at least one problem. */
+  failed: number;
+}
+
+export interface CheckOptions {
+  probe?: ImageProbe;
+  /** Re-hash every file and compare with the manifest. */
+  verifyHashes?: boolean;
+  concurrency?: number;
+}
+
+/**
+ * Checks every item of a manifest before any task runs: image headers against the pixel
+ * limit, orientation, bit depth and channel policy (no pixels are decoded), PIE-Bench
+ * sizes and masks, and optionally the file hashes. Returns the manifest with each item's
+ * `check` filled, and a report of problems per item.
+ */
+export async function checkDataset(
+  manifest: DatasetManifest,
+  options: CheckOptions = {},
+): Promise<{ manifest: DatasetManifest; report: DatasetCheckReport }> {
+  const probe = options.probe ?? probeWithSharp;
+  const rules = rulesOf(manifest);
+  const checked = await mapLimit(manifest.items, options.concurrency ?? 8, async (item) =>
+    checkItem(manifest, item, rules, probe, options.verifyHashes ?? false),
+  );
+  const items = checked.map(({ report }) => report);
+  return {
+    manifest: { ...manifest, items: checked.map(({ item }) => item) },
+    report: {
+      dataset: manifest.name,
+      items,
+      failed: items.filter((item) => item.problems.length > 0).length,
+    },
+  };
+}
+
+function rulesOf(manifest: DatasetManifest): ImageRules | null {
+  const { preprocess, channels, maxPixels } = manifest.policy;
+  if (preprocess === null || channels === null || maxPixels === null) return null;
+  return {
+    preprocess,
+    channels,
+    maxPixels,
+    requiredSize: manifest.kind === "pie-bench" ? [PIE_BENCH_SIDE, PIE_BENCH_SIDE] : undefined,
+  };
+}
+
+async function checkItem(
+  manifest: DatasetManifest,
+  item: DatasetItem,
+  rules: ImageRules | null,
+  probe: ImageProbe,
+  verifyHashes: boolean,
+): Promise<{ item: DatasetItem; report: ItemReport }> {
+  const report: ItemReport = { id: item.id, problems: [], warnings: [] };
+  if (item.annotation?.kind === "pie-bench") {
+    for (const run of clampedRuns(item.annotation.maskRle)) {
+      report.warnings.push(`mask run ${run} extends past pixel 262144 and is clamped`);
+    }
+  }
+  if (rules === null || item.path === undefined) return { item, report };
+  const file = join(manifest.root, ...item.path.split("/"));
+  if (verifyHashes) {
+    const sha256 = await hashFile(file).catch((error: Error) => `unreadable: ${error.message}`);
+    if (sha256 !== item.sha256) {
+      report.problems.push(`content changed: sha256 ${sha256}, manifest has ${item.sha256}`);
+    }
+  }
+  try {
+    const { check, problems } = checkImageHeader(await probe(file), rules);
+    report.problems.push(...problems);
+    return { item: { ...item, check }, report };
+  } catch (error) {
+    report.problems.push(`cannot read the image header: ${(error as Error).message}`);
+    return { item, report };
+  }
+}

@@ -1,0 +1,291 @@
+import { TweedieError } from "@tweedie/core";
+import type { z } from "zod";
+import { ConfigError, issuesToErrors } from "../config/issues.js";
+import type { ResolvedTask, TweedieConfig } from "../config/resolve.js";
+import type { JsonObject } from "../config/sweep.js";
+import type { DatasetItem, DatasetManifest } from "../datasets/manifest.js";
+import { canonicalJson, hashCanonical } from "./canonical.js";
+import { resolveSolverVariants, type SolverInfo, type SolverVariant } from "./solvers.js";
+
+/** Hex digits of a cell id used in store keys: 64 bits, so a collision is unlikely below about 10^9 cells. */
+export const CELL_KEY_LENGTH = 16;
+
+/** Version of the cell id recipe; a change of recipe changes every id. */
+export const CELL_ID_VERSION = 1;
+
+/** The model a plan runs, identified by a hash of its package content. */
+export interface ModelIdentity {
+  ref: string;
+  hash: string;
+  /** Discrete training steps of its schedule; null for continuous schedules. */
+  scheduleSteps: number | null;
+}
+
+export type CellTask =
+  | { name: string; kind: "restoration"; operator: JsonObject; noise: JsonObject }
+  | { name: string; kind: "editing"; sourcePrompt: string; targetPrompt: string };
+
+/** One unit of work: an item, a task, a solver parameter set, a seed and a sample index. */
+export interface Cell {
+  /** SHA-256 of the canonical JSON of `content`, 64 hex digits. */
+  id: string;
+  /** The first CELL_KEY_LENGTH hex digits of the id, used in store keys. */
+  key: string;
+  dataset: { name: string; manifestHash: string };
+  item: { id: string; path?: string; contentHash: string };
+  task: CellTask;
+  solver: { label: string; name: string; version: string; preset?: string; params: JsonObject };
+  seed: number;
+  sample: number;
+  model: { ref: string; hash: string };
+  /** Everything the id hashes. */
+  content: JsonObject;
+}
+
+export interface Plan {
+  /** Cells sorted by id. */
+  cells: Cell[];
+  variants: SolverVariant[];
+  /** (task, solver) pairs left out because the solver does not support the task's kind. */
+  skipped: { task: string; solver: string; reason: string }[];
+}
+
+export interface PlanInput {
+  config: TweedieConfig;
+  /** One manifest per config dataset, in config order. */
+  manifests: readonly DatasetManifest[];
+  model: ModelIdentity;
+  solvers: Iterable<SolverInfo>;
+  /** Schemas that validate and complete operator and noise specs (from @tweedie/operators). */
+  operatorSchema?: z.ZodType;
+  noiseSchema?: z.ZodType;
+}
+
+/**
+ * Builds the cross product dataset items x tasks x solver parameter sets x seeds x
+ * samples. Each cell id hashes the item's content hash, the dataset's preprocessing and
+ * channel policy, the task spec, the solver name, version and effective params, the seed,
+ * the sample index and the model hash, so the same config and data give the same ids on
+ * every machine. Throws a `ConfigError` listing every problem found.
+ */
+export function planCells(input: PlanInput): Plan {
+  const { config } = input;
+  const errors: TweedieError[] = [];
+  const plugins = new Map<string, SolverInfo>();
+  for (const plugin of input.solvers) plugins.set(plugin.name, plugin);
+  const variants = resolveSolverVariants(
+    config.solvers,
+    plugins,
+    input.model.scheduleSteps,
+    errors,
+  );
+  const tasks = config.tasks.map((task, index) => validateTask(task, index, input, errors));
+  if (input.manifests.length !== config.datasets.length) {
+    throw new TweedieError("one manifest per configured dataset is required", {
+      code: "invalid_value",
+      path: ["datasets"],
+      expected: config.datasets.length,
+      received: input.manifests.length,
+    });
+  }
+  if (errors.length > 0) throw new ConfigError(errors);
+
+  const cells: Cell[] = [];
+  const skipped: Plan["skipped"] = [];
+  const used = { tasks: new Set<string>(), variants: new Set<SolverVariant>() };
+  for (const task of tasks) {
+    if (task === undefined) continue;
+    for (const variant of variants) {
+      if (!variant.tasks.includes(task.kind)) {
+        skipped.push({
+          task: task.name,
+          solver: variant.label,
+          reason: `${variant.name} does not support ${task.kind}`,
+        });
+        continue;
+      }
+      for (const manifest of input.manifests) {
+        for (const item of manifest.items) {
+          const cellTask = taskForItem(task, item, manifest, errors);
+          if (!cellTask) continue;
+          used.tasks.add(task.name);
+          used.variants.add(variant);
+          for (const seed of config.seeds) {
+            for (let sample = 0; sample < config.samples; sample++) {
+              cells.push(makeCell(manifest, item, cellTask, variant, seed, sample, input.model));
+            }
+          }
+        }
+      }
+    }
+  }
+  reportUnused(tasks, variants, used, errors);
+  if (errors.length > 0) throw new ConfigError(dedupeByMessage(errors));
+  cells.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { cells, variants, skipped: dedupeSkipped(skipped) };
+}
+
+function validateTask(
+  task: ResolvedTask,
+  index: number,
+  input: PlanInput,
+  errors: TweedieError[],
+): ResolvedTask | undefined {
+  if (task.kind === "editing") return task;
+  const operator = parseSpec(
+    task.operator,
+    input.operatorSchema,
+    ["tasks", index, "operator"],
+    errors,
+  );
+  const noise = parseSpec(task.noise, input.noiseSchema, ["tasks", index, "noise"], errors);
+  if (!operator || !noise) return undefined;
+  return {
+    ...task,
+    operator: operator as JsonObject & { kind: string },
+    noise: noise as JsonObject & { kind: string },
+  };
+}
+
+function parseSpec(
+  spec: JsonObject,
+  schema: z.ZodType | undefined,
+  path: (string | number)[],
+  errors: TweedieError[],
+): JsonObject | undefined {
+  if (!schema) return spec;
+  const parsed = schema.safeParse(spec, { reportInput: true });
+  if (parsed.success) return JSON.parse(canonicalJson(parsed.data)) as JsonObject;
+  errors.push(...issuesToErrors(parsed.error.issues, schema, path));
+  return undefined;
+}
+
+/** Resolves editing prompts from the task or the item; records a problem when one is missing. */
+function taskForItem(
+  task: ResolvedTask,
+  item: DatasetItem,
+  manifest: DatasetManifest,
+  errors: TweedieError[],
+): CellTask | undefined {
+  if (task.kind === "restoration") {
+    return { name: task.name, kind: "restoration", operator: task.operator, noise: task.noise };
+  }
+  const annotation = item.annotation;
+  const sourcePrompt =
+    task.editing.source ??
+    (annotation?.kind === "pie-bench" ? annotation.sourcePrompt : annotation?.prompt);
+  const targetPrompt =
+    task.editing.target ?? (annotation?.kind === "pie-bench" ? annotation.targetPrompt : undefined);
+  if (sourcePrompt === undefined || targetPrompt === undefined) {
+    const missing = sourcePrompt === undefined ? "source" : "target";
+    errors.push(
+      new TweedieError(`editing task has no ${missing} prompt for dataset ${manifest.name}`, {
+        code: "missing",
+        path: ["tasks", task.name, "editing", missing],
+        expected: `editing.${missing}, or a dataset whose items carry prompts (pie-bench)`,
+        received: manifest.kind,
+      }),
+    );
+    return undefined;
+  }
+  return { name: task.name, kind: "editing", sourcePrompt, targetPrompt };
+}
+
+function makeCell(
+  manifest: DatasetManifest,
+  item: DatasetItem,
+  task: CellTask,
+  variant: SolverVariant,
+  seed: number,
+  sample: number,
+  model: ModelIdentity,
+): Cell {
+  const { name: _taskName, ...taskSpec } = task;
+  const content: JsonObject = {
+    v: CELL_ID_VERSION,
+    item: item.contentHash,
+    input: {
+      preprocess: manifest.policy.preprocess,
+      channels: manifest.policy.channels,
+      pixels: manifest.policy.pixels,
+    } as JsonObject,
+    task: taskSpec as JsonObject,
+    solver: { name: variant.name, version: variant.version, params: variant.params },
+    seed,
+    sample,
+    model: model.hash,
+  };
+  const id = hashCanonical(content);
+  return {
+    id,
+    key: id.slice(0, CELL_KEY_LENGTH),
+    dataset: { name: manifest.name, manifestHash: manifest.hash },
+    item: { id: item.id, path: item.path, contentHash: item.contentHash },
+    task,
+    solver: {
+      label: variant.label,
+      name: variant.name,
+      version: variant.version,
+      preset: variant.preset,
+      params: variant.params,
+    },
+    seed,
+    sample,
+    model: { ref: model.ref, hash: model.hash },
+    content,
+  };
+}
+
+/** A task or solver that ends up with no cells would silently do nothing: an error. */
+function reportUnused(
+  tasks: (ResolvedTask | undefined)[],
+  variants: SolverVariant[],
+  used: { tasks: Set<string>; variants: Set<SolverVariant> },
+  errors: TweedieError[],
+): void {
+  if (errors.length > 0) return;
+  tasks.forEach((task, index) => {
+    if (task && !used.tasks.has(task.name)) {
+      errors.push(
+        new TweedieError("no configured solver supports this task, so it would produce no cells", {
+          code: "invalid_value",
+          path: ["tasks", index],
+          received: task.kind,
+        }),
+      );
+    }
+  });
+  const reported = new Set<number>();
+  for (const variant of variants) {
+    if (used.variants.has(variant) || reported.has(variant.entry)) continue;
+    reported.add(variant.entry);
+    errors.push(
+      new TweedieError("no configured task suits this solver, so it would produce no cells", {
+        code: "invalid_value",
+        path: ["solvers", variant.entry],
+        expected: `a task of kind ${variant.tasks.join(" or ")}`,
+        received: variant.name,
+      }),
+    );
+  }
+}
+
+function dedupeByMessage(errors: TweedieError[]): TweedieError[] {
+  const seen = new Set<string>();
+  return errors.filter((error) => {
+    const key = `${error.path.join("/")}|${error.message}|${String(error.received)}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function dedupeSkipped(skipped: Plan["skipped"]): Plan["skipped"] {
+  const seen = new Set<string>();
+  return skipped.filter((entry) => {
+    const key = `${entry.task}|${entry.solver}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
