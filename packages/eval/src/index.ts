@@ -1,1 +1,97 @@
 export const packageName = "@tweedie/eval";
+
+export {
+  aggregate,
+  canonicalJson,
+  columnKey,
+  DEFAULT_GROUP_BY,
+  type JsonValue,
+  type ResultRow,
+} from "./aggregate/aggregate.js";
+export { studentTCdf, studentTQuantile } from "./aggregate/student-t.js";
+export { summarize } from "./aggregate/summary.js";
+export {
+  cropBorder,
+  fromHWC,
+  type ImageArray,
+  type ImageInput,
+  type MaskInput,
+  rescaleImage,
+  toHWC,
+  toImageArray,
+} from "./image.js";
+export { csvField, type MarkdownOptions, toCsv, toMarkdown } from "./leaderboard/format.js";
+export {
+  GROUP_FIELDS,
+  type GroupField,
+  type GroupKey,
+  LEADERBOARD_SCHEMA,
+  LEADERBOARD_VERSION,
+  type Leaderboard,
+  type LeaderboardColumn,
+  type LeaderboardGroup,
+  leaderboardSchema,
+  type MetricSummary,
+  parseLeaderboard,
+  type Summary,
+  toJson,
+} from "./leaderboard/schema.js";
+export {
+  backgroundMeanSquaredError,
+  backgroundSsim,
+  backgroundWeightSum,
+  multiplyByBackground,
+} from "./metrics/masked.js";
+export { getProfile, PROFILES, type ProfileInfo, reportScale } from "./metrics/profiles.js";
+export {
+  DEEPINV_PSNR_EPSILON,
+  meanSquaredError,
+  type PsnrOptions,
+  psnr,
+  psnrFromMse,
+} from "./metrics/psnr.js";
+export {
+  getMetric,
+  listMetrics,
+  metricId,
+  type RegisterOptions,
+  registerMetric,
+} from "./metrics/registry.js";
+export { conventionsSchema, metricResultSchema, scoreRecordSchema } from "./metrics/schema.js";
+export {
+  metricResults,
+  SCORE_SCHEMA,
+  SCORE_VERSION,
+  type ScoreOptions,
+  type ScoreRecord,
+  score,
+} from "./metrics/score.js";
+export {
+  randomUnitDirections,
+  type SampleSet,
+  type SlicedWassersteinOptions,
+  type SlicedWassersteinResult,
+  slicedWasserstein,
+  wasserstein1d,
+} from "./metrics/sliced-wasserstein.js";
+export { SplitMix64 } from "./metrics/splitmix.js";
+export {
+  GAUSSIAN_WINDOW,
+  type SsimMap,
+  type SsimOptions,
+  ssim,
+  ssimMap,
+  UNIFORM_WINDOW_7,
+  windowTaps,
+} from "./metrics/ssim.js";
+export {
+  type MetricConventions,
+  type MetricInput,
+  type MetricResult,
+  type MetricStatus,
+  type MetricValue,
+  type PairMetric,
+  PROFILE_NAMES,
+  type ProfileName,
+  type WindowSpec,
+} from "./metrics/types.js";
