@@ -20,6 +20,24 @@ export {
   toHWC,
   toImageArray,
 } from "./image.js";
+export {
+  decodeNpy,
+  encodeNpy,
+  type NpyArray,
+  type NpySidecar,
+  npySidecarSchema,
+  type ReadNpyResult,
+  readNpy,
+  writeNpy,
+} from "./io/npy.js";
+export {
+  DEFAULT_MAX_PIXELS,
+  type ImageMetadata,
+  type LoadedImage,
+  type ReadImageOptions,
+  readImage,
+} from "./io/read-image.js";
+export { type WriteImageOptions, type WriteImageResult, writeImage } from "./io/write-image.js";
 export { csvField, type MarkdownOptions, toCsv, toMarkdown } from "./leaderboard/format.js";
 export {
   GROUP_FIELDS,
