@@ -45,16 +45,27 @@ export function issuesToErrors(
   basePath: Path = [],
 ): TweedieError[] {
   const errors: TweedieError[] = [];
-  for (const issue of issues) errors.push(...convertIssue(issue, schema, basePath));
+  for (const issue of issues) errors.push(...convertIssue(issue, schema, basePath, []));
   return dropMissingKeysWithSuggestion(errors);
 }
 
-function convertIssue(issue: z.core.$ZodIssue, schema: z.ZodType, basePath: Path): TweedieError[] {
+/**
+ * `basePath` is where the schema's root sits in the config (for messages); `schemaPath`
+ * is the position inside the schema that issue paths are relative to (for key lookups).
+ */
+function convertIssue(
+  issue: z.core.$ZodIssue,
+  schema: z.ZodType,
+  basePath: Path,
+  schemaPath: Path,
+): TweedieError[] {
   const path: Path = [...basePath, ...(issue.path as Path)];
   const input = (issue as { input?: unknown }).input;
   switch (issue.code) {
     case "unrecognized_keys":
-      return issue.keys.map((key) => unknownKeyError(key, path, schema));
+      return issue.keys.map((key) =>
+        unknownKeyError(key, path, objectKeysAt(schema, [...schemaPath, ...(issue.path as Path)])),
+      );
     case "invalid_type":
       if (input === undefined) {
         return [
@@ -76,7 +87,7 @@ function convertIssue(issue: z.core.$ZodIssue, schema: z.ZodType, basePath: Path
     case "invalid_value":
       return [choiceError(path, issue.values, input)];
     case "invalid_union":
-      return unionErrors(issue, path, schema, input);
+      return unionErrors(issue, path, schema, [...schemaPath, ...(issue.path as Path)], input);
     case "too_small":
     case "too_big":
       return [boundError(issue, path, input)];
@@ -94,8 +105,7 @@ function convertIssue(issue: z.core.$ZodIssue, schema: z.ZodType, basePath: Path
   }
 }
 
-function unknownKeyError(key: string, objectPath: Path, schema: z.ZodType): TweedieError {
-  const keys = objectKeysAt(schema, objectPath);
+function unknownKeyError(key: string, objectPath: Path, keys: string[]): TweedieError {
   const guess = closest(key, keys, NEAR_MISS_DISTANCE);
   return new TweedieError("unknown key", {
     code: "invalid_value",
@@ -165,6 +175,7 @@ function unionErrors(
   issue: z.core.$ZodIssueInvalidUnion,
   path: Path,
   schema: z.ZodType,
+  schemaPath: Path,
   input: unknown,
 ): TweedieError[] {
   if (issue.discriminator !== undefined) {
@@ -180,7 +191,7 @@ function unionErrors(
     (branch) => !branch.some((inner) => inner.code === "invalid_type" && inner.path.length === 0),
   );
   if (typeMatched.length === 1) {
-    return typeMatched[0].flatMap((inner) => convertIssue(inner, schema, path));
+    return typeMatched[0].flatMap((inner) => convertIssue(inner, schema, path, schemaPath));
   }
   const expected = issue.errors
     .map((branch) =>

@@ -33,17 +33,15 @@ export const preprocessSchema = z
 
 export type PreprocessPolicy = z.output<typeof preprocessSchema>;
 
-const rgbSchema = z.tuple([
-  z.number().int().min(0).max(255),
-  z.number().int().min(0).max(255),
-  z.number().int().min(0).max(255),
-]);
+const unit = z.number().min(0).max(1);
+const rgbSchema = z.tuple([unit, unit, unit]);
 
 /**
  * Channel policy, the same for reference, measurement and output images: grayscale is
  * copied into three equal channels; an alpha channel (including palette transparency) is
  * rejected with an error naming the file, unless `alpha: composite`, which blends the
- * image over `background` (RGB, 0..255), so pixels under alpha 0 never matter.
+ * image over `background` (RGB on [0, 1], as readImage of @tweedie/eval takes it), so
+ * pixels under alpha 0 never matter.
  */
 export const channelPolicySchema = z
   .strictObject({
@@ -63,7 +61,7 @@ export const channelPolicySchema = z
   .transform(
     (policy): ChannelPolicy =>
       policy.alpha === "composite"
-        ? { alpha: "composite", background: policy.background ?? [255, 255, 255] }
+        ? { alpha: "composite", background: policy.background ?? [1, 1, 1] }
         : { alpha: "reject" },
   )
   .default({ alpha: "reject" });
