@@ -99,7 +99,7 @@ function psnrMetric(profile: ProfileName, epsilon: number, reproduces: string): 
   );
 }
 
-/** SSIM needs the window inside the image; smaller images get no value instead of an error. */
+/** Wraps an SSIM metric so that an image smaller than the window gets no value instead of an error. */
 function windowFits(
   window: WindowSpec,
   fn: (input: MetricInput) => MetricValue,
@@ -338,6 +338,8 @@ export function builtinMetrics(): PairMetric[] {
 
     mseMetric("dps-compat"),
     psnrMetric("dps-compat", 0, "DPS compute_metric.py: skimage peak_signal_noise_ratio"),
+    // NOTE: FlowDPS's repository has no metric script, so its use of pytorch_msssim is
+    // unverified. pytorch_msssim's ssim (valid convolution) equals the canonical value.
     ssimMetric("dps-compat", GAUSSIAN_WINDOW, "population", "pytorch_msssim ssim(win_size=11)"),
     lpipsPlaceholder("dps-compat", "vgg", "DPS compute_metric.py: lpips.LPIPS(net='vgg')"),
 
