@@ -8,3 +8,4 @@ export * from "./gmm-fit.js";
 export type { SymmetricEigen } from "./gmm-linalg.js";
 export { symmetricEigen } from "./gmm-linalg.js";
 export * from "./gmm-onnx.js";
+export * from "./patches.js";

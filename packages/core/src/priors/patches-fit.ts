@@ -6,7 +6,7 @@ import type { OnnxTensor } from "../onnx/types.js";
 import type { Rng } from "../rng.js";
 import type { GaussianMixture } from "./gmm.js";
 import { choleskyLogDet, choleskyLower, symmetrizeInPlace } from "./gmm-linalg.js";
-import { GraphOps } from "./patches-ops.js";
+import { GraphOps, flushTiny } from "./patches-ops.js";
 
 /**
  * Fits a full-covariance Gaussian mixture to patch vectors: k-means++ seeding and Lloyd
@@ -61,45 +61,39 @@ type MomentsMode = "hard" | "hard-second" | "soft" | "score";
 
 /**
  * Builds the graph of one pass over a chunk of patches X [n, d] against K centres M [K, d].
- * With D = X - M_k (all K at once, [K, n, d]):
+ * With D_k = X - M_k, held transposed as [K, d, n] so that both large products are plain
+ * or B-transposed MatMuls:
  * - hard modes: responsibilities R are the one-hot nearest centre; objective = sum of
  *   squared distances to it;
- * - soft and score modes: Z_k = D_k W_k with W_k = L_k^-T from Sigma_k = L_k L_k^T, logits
+ * - soft and score modes: Z_k = L_k^-1 D_k^T from Sigma_k = L_k L_k^T, logits
  *   C_k - |Z_k|^2 / 2 with C_k = log pi_k - log det(L_k) - d log(2 pi) / 2, R = softmax
  *   over components; objective = sum of log-sum-exp, the log-likelihood of the chunk.
  * Outputs counts = sum_i R_ik, first = sum_i R_ik D_ik and (hard-second, soft)
  * second = sum_i R_ik D_ik D_ik^T; score mode outputs the objective only.
  */
-export function momentsGraph(mode: MomentsMode, components: number, dim: number): Uint8Array {
+function momentsGraph(mode: MomentsMode, components: number, dim: number): Uint8Array {
   const graph = new GraphBuilder({ name: `patches_fit_${mode}` });
   const ops = new GraphOps(graph);
   const x = graph.input("x", "float32", ["n", dim]);
   const centres = graph.input("centres", "float32", [components, dim]);
-  const d = ops.op("Sub", [
-    ops.op("Unsqueeze", [x, ops.int64([0])]),
-    ops.op("Unsqueeze", [centres, ops.int64([1])]),
-  ]);
+  const xT = ops.op("Unsqueeze", [ops.op("Transpose", [x], { perm: { ints: [1, 0] } }), ops.int64([0])]);
+  const dT = ops.op("Sub", [xT, ops.op("Unsqueeze", [centres, ops.int64([2])])]);
+  const keep0 = { keepdims: { int: 0 } };
 
   let r: string;
   let objective: string;
   if (mode === "hard" || mode === "hard-second") {
-    const distance = ops.op("ReduceSumSquare", [d], { axes: { ints: [2] }, keepdims: { int: 0 } });
-    const nearest = ops.op("ArgMin", [distance], { axis: { int: 0 }, keepdims: { int: 0 } });
-    r = ops.op("OneHot", [nearest, ops.int64([components], true), ops.float32([0, 1], [2])], {
-      axis: { int: 0 },
-    });
-    objective = ops.op(
-      "ReduceSum",
-      [ops.op("ReduceMin", [distance], { axes: { ints: [0] }, keepdims: { int: 0 } })],
-      {
-        keepdims: { int: 0 },
-      },
-    );
+    const distance = ops.op("ReduceSumSquare", [dT], { axes: { ints: [1] }, ...keep0 });
+    const nearest = ops.op("ArgMin", [distance], { axis: { int: 0 }, ...keep0 });
+    const depth = ops.int64([components], true);
+    r = ops.op("OneHot", [nearest, depth, ops.float32([0, 1], [2])], { axis: { int: 0 } });
+    const closest = ops.op("ReduceMin", [distance], { axes: { ints: [0] }, ...keep0 });
+    objective = ops.op("ReduceSum", [closest], keep0);
   } else {
-    const whiten = graph.input("whiten", "float32", [components, dim, dim]);
+    const inverseFactor = graph.input("inverse_factor", "float32", [components, dim, dim]);
     const logConstants = graph.input("log_constants", "float32", [components]);
-    const z = ops.op("MatMul", [d, whiten]);
-    const quadratic = ops.op("ReduceSumSquare", [z], { axes: { ints: [2] }, keepdims: { int: 0 } });
+    const zT = ops.op("MatMul", [inverseFactor, dT]);
+    const quadratic = ops.op("ReduceSumSquare", [zT], { axes: { ints: [1] }, ...keep0 });
     const logits = ops.op("Sub", [
       ops.op("Unsqueeze", [logConstants, ops.int64([1])]),
       ops.op("Mul", [quadratic, ops.float32([0.5], [])]),
@@ -108,26 +102,23 @@ export function momentsGraph(mode: MomentsMode, components: number, dim: number)
       axes: { ints: [0] },
       keepdims: { int: 1 },
     });
-    objective = ops.op("ReduceSum", [logSum], { keepdims: { int: 0 } });
-    r = ops.op("Exp", [ops.op("Sub", [logits, logSum])]);
+    objective = ops.op("ReduceSum", [logSum], keep0);
+    r = flushTiny(ops, ops.op("Exp", [ops.op("Sub", [logits, logSum])]));
   }
   graph.node("Identity", [objective], ["objective"]);
   graph.output("objective", "float32", []);
-  if (mode !== "score") {
-    graph.node("ReduceSum", [r, ops.int64([1])], ["counts"], { keepdims: { int: 0 } });
-    graph.output("counts", "float32", [components]);
-    const weighted = ops.op("Mul", [d, ops.op("Unsqueeze", [r, ops.int64([2])])]);
-    graph.node("ReduceSum", [weighted, ops.int64([1])], ["first"], { keepdims: { int: 0 } });
-    graph.output("first", "float32", [components, dim]);
-    if (mode !== "hard") {
-      graph.node(
-        "MatMul",
-        [ops.op("Transpose", [weighted], { perm: { ints: [0, 2, 1] } }), d],
-        ["second"],
-      );
-      graph.output("second", "float32", [components, dim, dim]);
-    }
-  }
+  if (mode === "score") return graph.toBytes();
+
+  graph.node("ReduceSum", [r, ops.int64([1])], ["counts"], keep0);
+  graph.output("counts", "float32", [components]);
+  const weighted = ops.op("Mul", [dT, ops.op("Unsqueeze", [r, ops.int64([1])])]);
+  graph.node("ReduceSum", [weighted, ops.int64([2])], ["first"], keep0);
+  graph.output("first", "float32", [components, dim]);
+  if (mode === "hard") return graph.toBytes();
+
+  const d = ops.op("Transpose", [dT], { perm: { ints: [0, 2, 1] } });
+  graph.node("MatMul", [weighted, d], ["second"]);
+  graph.output("second", "float32", [components, dim, dim]);
   return graph.toBytes();
 }
 
@@ -206,7 +197,7 @@ function addInto(target: Float64Array, values: Float32Array): void {
  * to the nearest centre so far, by inverting the cumulative sum at u_k times the total.
  * u_k is the 53-bit uniform k of `rng`. Distances are exact float64. Returns the indices.
  */
-export function kmeansPlusPlus(
+export function patchKmeansPlusPlus(
   patches: Float32Array,
   dim: number,
   components: number,
@@ -257,30 +248,22 @@ export function kmeansPlusPlus(
 }
 
 /**
- * The EM inputs for the current parameters: whitening matrices W_k = L_k^-T (so that
- * z = L_k^-1 (x - mu_k) is the row vector (x - mu_k)^T W_k) and the log constants C_k.
+ * The EM inputs for the current parameters: the inverse Cholesky factors L_k^-1 (so that
+ * z = L_k^-1 (x - mu_k) is whitened) and the log constants C_k.
  */
-function emInputs(mixture: GaussianMixture): { whiten: Float32Array; logConstants: Float32Array } {
+function emInputs(mixture: GaussianMixture): { inverseFactor: Float32Array; logConstants: Float32Array } {
   const { dim, weights, covariances } = mixture;
   const k = weights.length;
-  const whiten = new Float32Array(k * dim * dim);
+  const inverseFactor = new Float32Array(k * dim * dim);
   const logConstants = new Float32Array(k);
   for (let c = 0; c < k; c++) {
-    const l = choleskyLower(
-      covariances.subarray(c * dim * dim, (c + 1) * dim * dim),
-      dim,
-      `covariances[${c}]`,
-    );
-    const inverse = lowerTriangularInverse(l, dim);
-    const block = c * dim * dim;
-    // W_k[i][j] = (L^-1)[j][i].
-    for (let i = 0; i < dim; i++) {
-      for (let j = 0; j < dim; j++) whiten[block + i * dim + j] = inverse[j * dim + i];
-    }
-    logConstants[c] =
-      Math.log(weights[c]) - 0.5 * choleskyLogDet(l, dim) - 0.5 * dim * Math.log(2 * Math.PI);
+    const block = covariances.subarray(c * dim * dim, (c + 1) * dim * dim);
+    const l = choleskyLower(block, dim, `covariances[${c}]`);
+    inverseFactor.set(lowerTriangularInverse(l, dim), c * dim * dim);
+    const logDet = choleskyLogDet(l, dim);
+    logConstants[c] = Math.log(weights[c]) - 0.5 * logDet - 0.5 * dim * Math.log(2 * Math.PI);
   }
-  return { whiten, logConstants };
+  return { inverseFactor, logConstants };
 }
 
 /** The inverse of a lower-triangular matrix by forward substitution, column by column. */
@@ -419,7 +402,7 @@ export async function fitPatchMixture(
   );
   try {
     // 1. k-means++ seeding and Lloyd iterations.
-    const seeds = kmeansPlusPlus(patches, dim, components, rng);
+    const seeds = patchKmeansPlusPlus(patches, dim, components, rng);
     const centres = new Float64Array(components * dim);
     seeds.forEach((index, c) => {
       for (let j = 0; j < dim; j++) centres[c * dim + j] = patches[index * dim + j];
@@ -446,9 +429,9 @@ export async function fitPatchMixture(
     // 3. EM.
     const logLikelihoods: number[] = [];
     for (let iteration = 0; iteration < iterations; iteration++) {
-      const { whiten, logConstants } = emInputs(mixture);
+      const { inverseFactor, logConstants } = emInputs(mixture);
       const sums = await runner.pass("soft", patches, Float32Array.from(mixture.means), {
-        whiten: { dtype: "float32", data: whiten, dims: [components, dim, dim] },
+        inverse_factor: { dtype: "float32", data: inverseFactor, dims: [components, dim, dim] },
         log_constants: { dtype: "float32", data: logConstants, dims: [components] },
       });
       logLikelihoods.push(sums.objective / count);
@@ -479,9 +462,9 @@ export async function patchLogLikelihood(
     options.session ?? {},
   );
   try {
-    const { whiten, logConstants } = emInputs(mixture);
+    const { inverseFactor, logConstants } = emInputs(mixture);
     const sums = await runner.pass("score", patches, Float32Array.from(mixture.means), {
-      whiten: { dtype: "float32", data: whiten, dims: [components, dim, dim] },
+      inverse_factor: { dtype: "float32", data: inverseFactor, dims: [components, dim, dim] },
       log_constants: { dtype: "float32", data: logConstants, dims: [components] },
     });
     return sums.objective / (patches.length / dim);

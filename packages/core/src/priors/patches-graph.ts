@@ -2,7 +2,7 @@ import { GraphBuilder } from "../onnx/builder.js";
 import type { AttributeObject, GraphObject } from "../onnx/proto.js";
 import { encodeModel, ONNX_ATTRIBUTE_TYPE } from "../onnx/proto.js";
 import { PATCH_CHANNELS, PATCH_DIM, PATCH_SIZE } from "./patches-data.js";
-import { GraphOps } from "./patches-ops.js";
+import { GraphOps, flushTiny } from "./patches-ops.js";
 import type { PatchStride } from "./patches-tiling.js";
 import { patchOverlap } from "./patches-tiling.js";
 
@@ -394,7 +394,7 @@ function mixtureBody(components: number, co: Coefficients, vjp: boolean): GraphO
     co.logConstants,
     ops.op("Mul", [quadratic, ops.float32([0.5], [])]),
   ]);
-  const w = ops.op("Softmax", [logits], { axis: { int: -1 } });
+  const w = flushTiny(ops, ops.op("Softmax", [logits], { axis: { int: -1 } }));
   const wColumn = ops.op("Unsqueeze", [w, lastAxis]);
   const weightedGain = ops.op("Mul", [co.gainStd, wColumn]);
   const x0 = ops.op("Add", [
