@@ -1,0 +1,102 @@
+import { writeFile } from "node:fs/promises";
+import { TweedieError } from "@tweedie/core";
+import { toCsv, toJson, toMarkdown } from "@tweedie/eval";
+import type { Command, CommandContext } from "../cli/command.js";
+import { EXIT_OK } from "../cli/command.js";
+import { leaderboardOf } from "../exec/leaderboard.js";
+import type { BlobStore } from "../store/blob.js";
+import { LocalBlobStore } from "../store/local.js";
+import { parseLocation } from "../store/location.js";
+import { ResultStore } from "../store/results.js";
+import { S3BlobStore } from "../store/s3.js";
+
+/** Prints the leaderboard of a run's records as Markdown. */
+export async function printLeaderboard(
+  store: ResultStore,
+  ctx: Pick<CommandContext, "stdout">,
+): Promise<void> {
+  const records = await store.listRecords();
+  ctx.stdout("");
+  ctx.stdout(toMarkdown(leaderboardOf(records)));
+}
+
+/** Opens every run under a location: `LOCATION` is a folder or s3:// prefix holding runs, or one run. */
+export async function openRuns(location: string, ctx: CommandContext): Promise<ResultStore[]> {
+  const parsed = parseLocation(location, ctx.cwd);
+  const blobs: BlobStore =
+    parsed.kind === "local"
+      ? new LocalBlobStore(parsed.root)
+      : new S3BlobStore({
+          bucket: parsed.bucket,
+          prefix: parsed.prefix,
+          endpoint:
+            ctx.env.TWEEDIE_S3_ENDPOINT ?? ctx.env.AWS_ENDPOINT_URL_S3 ?? ctx.env.AWS_ENDPOINT_URL,
+          forcePathStyle: true,
+          env: ctx.env,
+        });
+  const runs = new Set<string>();
+  for await (const key of blobs.list("")) {
+    const match = /^([^/]+)\/run\.json$/.exec(key);
+    if (match) runs.add(match[1]);
+  }
+  if (runs.size === 0) {
+    throw new TweedieError("no run found", {
+      code: "not_found",
+      path: [location],
+      expected: "a folder or prefix holding <run>/run.json",
+    });
+  }
+  return [...runs].sort().map((run) => new ResultStore(blobs, run, ctx.env));
+}
+
+export const leaderboardCommand: Command = {
+  path: ["leaderboard"],
+  summary:
+    "Aggregate the stored results of every run and shard under a location into a leaderboard.",
+  positionals: "LOCATION",
+  options: [
+    {
+      name: "format",
+      type: "string",
+      valueName: "md|csv|json",
+      description: "Output format.",
+      default: "md",
+    },
+    {
+      name: "output",
+      type: "string",
+      valueName: "FILE",
+      description: "Write to FILE instead of standard output.",
+    },
+  ],
+  async run(values, positionals, ctx) {
+    const [location] = positionals;
+    if (!location)
+      throw new TweedieError("expected a results location", {
+        code: "missing",
+        path: ["LOCATION"],
+      });
+    const format = (values.format as string | undefined) ?? "md";
+    if (!["md", "csv", "json"].includes(format)) {
+      throw new TweedieError("invalid format", {
+        code: "invalid_value",
+        path: ["--format"],
+        expected: ["md", "csv", "json"],
+        received: format,
+      });
+    }
+    const records = (
+      await Promise.all((await openRuns(location, ctx)).map((store) => store.listRecords()))
+    ).flat();
+    const leaderboard = leaderboardOf(records);
+    const text =
+      format === "json"
+        ? toJson(leaderboard)
+        : format === "csv"
+          ? toCsv(leaderboard)
+          : `${toMarkdown(leaderboard)}\n`;
+    if (values.output) await writeFile(values.output as string, text);
+    else ctx.stdout(text.trimEnd());
+    return EXIT_OK;
+  },
+};

@@ -1,0 +1,245 @@
+import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
+import { renderError } from "@tweedie/core";
+import { noiseSpecSchema, operatorSpecSchema } from "@tweedie/operators";
+import { loadConfigFile } from "../config/load.js";
+import type { TweedieConfig } from "../config/resolve.js";
+import { loadDataset } from "../datasets/load.js";
+import type { DatasetManifest } from "../datasets/manifest.js";
+import { hashCanonical } from "../plan/canonical.js";
+import { type Cell, planCells } from "../plan/cells.js";
+import { hashModelPath } from "../plan/model.js";
+import { resolveShard, type ShardSpec, selectShard } from "../plan/shard.js";
+import { renderPlanSummary, summarizePlan } from "../plan/summary.js";
+import { solverRegistry } from "../solvers/registry.js";
+import { openResultStore } from "../store/open.js";
+import type { ResultStore } from "../store/results.js";
+import { planWorkerSlots } from "./devices.js";
+import type { CellJob, CellOutcome } from "./job.js";
+import { modelDir } from "./models.js";
+import { type PoolKind, SlotPool, WorkerCrash } from "./pool.js";
+import { type LogFormat, Progress } from "./progress.js";
+import { readScheduleSteps, runnerVersions } from "./versions.js";
+
+export interface RunOptions {
+  config: TweedieConfig;
+  shard?: string;
+  workers?: number;
+  device: string;
+  dryRun: boolean;
+  logFormat: LogFormat;
+  /** Threads unless onnxruntime-node cannot run in several worker threads. */
+  poolKind?: PoolKind;
+  env: NodeJS.ProcessEnv;
+  stdout: (line: string) => void;
+  stderr: (line: string) => void;
+  progressSink?: { write(text: string): void; isTTY: boolean };
+}
+
+export interface RunSummary {
+  cells: number;
+  shardCells: number;
+  skipped: number;
+  done: number;
+  failed: CellOutcome[];
+  store: ResultStore;
+}
+
+export interface PlannedRun {
+  config: TweedieConfig;
+  manifests: DatasetManifest[];
+  cells: Cell[];
+  shard: ShardSpec;
+  planHash: string;
+}
+
+/** Loads datasets and plans the config's cells; selects this process's shard. */
+export async function planRun(
+  config: TweedieConfig,
+  shardFlag: string | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<PlannedRun> {
+  const manifests = await Promise.all(config.datasets.map((dataset) => loadDataset(dataset)));
+  const dir = modelDir(config.model);
+  const model = {
+    ref: config.model.ref,
+    hash: await hashModelPath(dir),
+    scheduleSteps: await readScheduleSteps(dir),
+  };
+  const plan = planCells({
+    config,
+    manifests,
+    model,
+    solvers: solverRegistry().values(),
+    operatorSchema: operatorSpecSchema,
+    noiseSchema: noiseSpecSchema,
+  });
+  const shard = resolveShard({ flag: shardFlag }, env);
+  return {
+    config,
+    manifests,
+    cells: plan.cells,
+    shard,
+    planHash: hashCanonical(plan.cells.map((cell) => cell.id)),
+  };
+}
+
+export function workerModule(): string {
+  // Resolves to dist/exec from both src/exec (tests run the sources) and dist/exec.
+  return fileURLToPath(new URL("../../dist/exec/worker.js", import.meta.url));
+}
+
+/** Runs this shard's pending cells on a worker pool and stores every result. */
+export async function executeRun(planned: PlannedRun, options: RunOptions): Promise<RunSummary> {
+  const { config, cells, shard } = planned;
+  const shardCells = selectShard(cells, shard);
+  const store = openResultStore(config, { env: options.env });
+  const ensured = await store.ensureRun({
+    createdAt: new Date().toISOString(),
+    planHash: planned.planHash,
+    cellCount: cells.length,
+    config,
+    versions: runnerVersions(),
+    commit: options.env.TWEEDIE_COMMIT ?? null,
+  });
+  if (ensured.status === "different") {
+    options.stderr(
+      `note: ${store.blobs.location}/${store.run}/run.json describes another plan (plan hash ${ensured.existing.planHash.slice(0, 12)}, this config ${planned.planHash.slice(0, 12)}); cells are keyed by content, so both plans' results are kept side by side`,
+    );
+  }
+  const done = await store.doneCellIds();
+  const pending = shardCells.filter((cell) => !done.has(cell.id));
+  const progress = new Progress(
+    options.progressSink ?? {
+      write: (text) => process.stderr.write(text),
+      isTTY: Boolean(process.stderr.isTTY),
+    },
+    options.logFormat,
+  );
+  progress.report({ type: "start", total: shardCells.length });
+  for (const cell of shardCells)
+    if (done.has(cell.id)) progress.report({ type: "cell-skipped", cellId: cell.id });
+
+  const failed: CellOutcome[] = [];
+  let completed = 0;
+  if (pending.length > 0) {
+    const slots = planWorkerSlots(options.device, options.workers, availableParallelism());
+    const pool = new SlotPool({
+      workerModule: workerModule(),
+      slots: slots.slice(0, Math.max(1, Math.min(slots.length, pending.length))),
+      kind: options.poolKind ?? "threads",
+    });
+    const manifestByName = new Map(planned.manifests.map((manifest) => [manifest.name, manifest]));
+    try {
+      await Promise.all(
+        pending.map(async (cell) => {
+          const job = jobFor(cell, config, manifestByName);
+          const label = `${cell.dataset.name}/${cell.item.id} ${cell.solver.label} seed ${cell.seed}`;
+          let outcome: CellOutcome;
+          try {
+            outcome = await pool.run<CellOutcome>(job);
+          } catch (error) {
+            outcome = await recordCrash(store, cell, error);
+          }
+          if (outcome.status === "ok") {
+            completed++;
+            progress.report({ type: "cell-done", cellId: cell.id, label });
+          } else {
+            failed.push(outcome);
+            progress.report({
+              type: "cell-failed",
+              cellId: cell.id,
+              label,
+              message: outcome.error,
+            });
+          }
+        }),
+      );
+    } finally {
+      await pool.close();
+    }
+  }
+  progress.report({ type: "end" });
+  return {
+    cells: cells.length,
+    shardCells: shardCells.length,
+    skipped: shardCells.length - pending.length,
+    done: completed,
+    failed,
+    store,
+  };
+}
+
+function jobFor(
+  cell: Cell,
+  config: TweedieConfig,
+  manifests: Map<string, DatasetManifest>,
+): CellJob {
+  const manifest = manifests.get(cell.dataset.name)!;
+  const item = manifest.items.find((candidate) => candidate.id === cell.item.id)!;
+  return {
+    type: "cell",
+    output: config.output,
+    cell,
+    dataset: {
+      name: manifest.name,
+      kind: manifest.kind,
+      root: manifest.root,
+      policy: manifest.policy,
+    },
+    item,
+    model: config.model,
+    metrics: config.metrics,
+  };
+}
+
+/** Stores a failed record for a cell whose worker died, so the failure is kept and counted. */
+async function recordCrash(store: ResultStore, cell: Cell, error: unknown): Promise<CellOutcome> {
+  const reason = error instanceof WorkerCrash ? error.message : renderError(error);
+  const message = `${cell.item.path ?? cell.item.id}: ${reason}`;
+  try {
+    await store.writeCell(cell.id, [], {
+      status: "failed",
+      cell: cell.content,
+      error: message,
+      timings: {},
+      createdAt: new Date().toISOString(),
+      solver: cell.solver,
+      dataset: cell.dataset,
+      item: cell.item,
+      task: cell.task,
+      seed: cell.seed,
+      sample: cell.sample,
+    });
+  } catch (storeError) {
+    return {
+      cellId: cell.id,
+      status: "failed",
+      metrics: {},
+      nfe: null,
+      seconds: 0,
+      error: `${message}; storing the failure also failed: ${renderError(storeError)}`,
+    };
+  }
+  return { cellId: cell.id, status: "failed", metrics: {}, nfe: null, seconds: 0, error: message };
+}
+
+/** Renders the dry-run plan: cells per shard and how many are already done. */
+export async function dryRunLines(
+  planned: PlannedRun,
+  shardCount: number,
+  env: NodeJS.ProcessEnv,
+): Promise<string[]> {
+  const store = openResultStore(planned.config, { env });
+  let done = new Set<string>();
+  try {
+    done = await store.doneCellIds();
+  } catch {
+    // A dry run works without a reachable store; it then shows nothing as done.
+  }
+  return renderPlanSummary(summarizePlan(planned.cells, shardCount, done));
+}
+
+export async function loadConfig(path: string): Promise<TweedieConfig> {
+  return loadConfigFile(path);
+}

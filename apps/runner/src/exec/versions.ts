@@ -1,0 +1,45 @@
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+
+const require = createRequire(import.meta.url);
+
+function versionOf(name: string): string {
+  try {
+    return (require(`${name}/package.json`) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Versions recorded in run.json: node, the runtime libraries and the Tweedie packages. */
+export function runnerVersions(): Record<string, string> {
+  const names = [
+    "@tweedie/core",
+    "@tweedie/operators",
+    "@tweedie/eval",
+    "@tweedie/solver-dps",
+    "@tweedie/solver-flowdps",
+    "@tweedie/solver-dreamsampler",
+    "@tweedie/solver-flowalign",
+    "onnxruntime-node",
+    "sharp",
+    "piscina",
+  ];
+  return {
+    node: process.version,
+    ...Object.fromEntries(names.map((name) => [name, versionOf(name)])),
+  };
+}
+
+/** Discrete training steps declared by a model package's schedule, or null. */
+export async function readScheduleSteps(dir: string): Promise<number | null> {
+  try {
+    const manifest = JSON.parse(await readFile(join(dir, "tweedie-model.json"), "utf8")) as {
+      schedule?: { steps?: number };
+    };
+    return typeof manifest.schedule?.steps === "number" ? manifest.schedule.steps : null;
+  } catch {
+    return null;
+  }
+}
