@@ -72,7 +72,9 @@ export function tikhonov(
 function stack(items: readonly Tensor[], shape: readonly number[]): Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
   const out = new Float32Array(items.length * size);
-  items.forEach((item, n) => out.set(item.data, n * size));
+  items.forEach((item, n) => {
+    out.set(item.data, n * size);
+  });
   return new Tensor(out, [items.length, ...shape]);
 }
 
