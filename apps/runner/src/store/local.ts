@@ -32,18 +32,10 @@ export class LocalBlobStore implements BlobStore {
     const temp = `${target}${TEMP_MARK}${process.pid}-${randomBytes(4).toString("hex")}`;
     try {
       const bytes = await openBody(body);
-      if (bytes instanceof Readable) {
-        await pipeline(bytes, createWriteStream(temp));
-      } else {
-        const handle = await open(temp, "w");
-        try {
-          await handle.writeFile(bytes);
-        } finally {
-          await handle.close();
-        }
-      }
-      const handle = await open(temp, "r+");
+      if (bytes instanceof Readable) await pipeline(bytes, createWriteStream(temp));
+      const handle = await open(temp, bytes instanceof Readable ? "r+" : "w");
       try {
+        if (!(bytes instanceof Readable)) await handle.writeFile(bytes);
         await handle.sync();
       } finally {
         await handle.close();
@@ -61,7 +53,9 @@ export class LocalBlobStore implements BlobStore {
 
   async get(key: string): Promise<Uint8Array | undefined> {
     try {
-      return await readFile(this.pathOf(key));
+      const bytes = await readFile(this.pathOf(key));
+      // A plain Uint8Array view, as the S3 store returns, so callers see one type.
+      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw new TweedieError(`cannot read ${this.pathOf(key)}`, {

@@ -1,3 +1,4 @@
+import { collectSecrets } from "../config/redact.js";
 import type { TweedieConfig } from "../config/resolve.js";
 import type { BlobStore } from "./blob.js";
 import { LocalBlobStore } from "./local.js";
@@ -38,5 +39,8 @@ export function openResultStore(
   config: Pick<TweedieConfig, "output">,
   options: OpenStoreOptions = {},
 ): ResultStore {
-  return new ResultStore(openBlobStore(config.output, options), config.output.run, options.env);
+  return new ResultStore(openBlobStore(config.output, options), config.output.run, {
+    env: options.env,
+    secrets: collectSecrets({}, config),
+  });
 }

@@ -45,12 +45,19 @@ function encodeJson(value: unknown): Buffer {
  * files, so a cell without a valid record is not done and is redone on resume.
  */
 export class ResultStore {
+  private readonly secrets: string[];
+
+  /**
+   * `secrets` are values to keep out of everything written (static S3 credentials of the
+   * config); the AWS secret variables of `env` are always added.
+   */
   constructor(
     readonly blobs: BlobStore,
     readonly run: string,
-    private readonly env: NodeJS.ProcessEnv = process.env,
+    options: { env?: NodeJS.ProcessEnv; secrets?: readonly string[] } = {},
   ) {
     checkRunName(run);
+    this.secrets = [...collectSecrets(options.env ?? process.env), ...(options.secrets ?? [])];
   }
 
   get runKey(): string {
@@ -81,7 +88,10 @@ export class ResultStore {
 
   /** Writes run.json, replacing any existing one. */
   async writeRun(info: Omit<RunInfo, "schemaVersion" | "run">): Promise<void> {
-    const secrets = collectSecrets(this.env, info.config as Parameters<typeof collectSecrets>[1]);
+    const secrets = [
+      ...this.secrets,
+      ...collectSecrets({}, info.config as Parameters<typeof collectSecrets>[1]),
+    ];
     const full = runInfoSchema.parse(
       redactValue({ ...info, schemaVersion: 1, run: this.run }, secrets),
     );
@@ -141,8 +151,7 @@ export class ResultStore {
       run: this.run,
       files,
     });
-    const secrets = collectSecrets(this.env);
-    await this.blobs.put(`${folder}/${RECORD_FILE}`, encodeJson(redactValue(full, secrets)), {
+    await this.blobs.put(`${folder}/${RECORD_FILE}`, encodeJson(redactValue(full, this.secrets)), {
       contentType: "application/json",
     });
     return full;
