@@ -28,3 +28,4 @@ export type { MatrixOperatorSpec } from "./matrix-operator.js";
 export { MatrixOperator } from "./matrix-operator.js";
 export { sampleMixtureDdpm } from "./reference-ddpm.js";
 export { randomDirections, slicedWasserstein, wasserstein1dSorted } from "./sliced-wasserstein.js";
+export { type ConformanceCase, type ConformanceOptions, conformanceCases } from "./conformance.js";
