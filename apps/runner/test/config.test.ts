@@ -17,7 +17,7 @@ import {
 
 const BASE = "/configs";
 
-/** A minimal valid config as YAML, with `extra` appended at top level. */
+/** Returns a minimal valid config as YAML, with `extra` appended at top level. */
 function yamlConfig(extra = ""): string {
   return `
 name: demo

@@ -132,8 +132,8 @@ describe("S3 result store", () => {
       new Uint8Array(Buffer.from("png 2")),
     );
     const state = await store.readRecord(cellId(2));
-    expect(state.state).toBe("done");
-    expect(state.state === "done" && state.record).toMatchObject({
+    if (state.state !== "done") throw new Error(`expected a done record, got ${state.state}`);
+    expect(state.record).toMatchObject({
       cellId: cellId(2),
       run: "run-1",
       metrics: { psnr: 22 },

@@ -28,7 +28,7 @@ export class ConfigError extends TweedieError {
     this.source = source;
   }
 
-  /** One plain line per problem. */
+  /** Renders each problem as one plain line. */
   lines(): string[] {
     return this.issues.map(renderError);
   }
@@ -50,8 +50,9 @@ export function issuesToErrors(
 }
 
 /**
- * `basePath` is where the schema's root sits in the config (for messages); `schemaPath`
- * is the position inside the schema that issue paths are relative to (for key lookups).
+ * Converts one issue. `basePath` is where the schema's root sits in the config, and
+ * messages use it. `schemaPath` is the position inside the schema that issue paths are
+ * relative to, and key lookups use it.
  */
 function convertIssue(
   issue: z.core.$ZodIssue,
@@ -138,7 +139,9 @@ function boundError(
     : (issue as z.core.$ZodIssueTooBig).maximum;
   const operator = `${small ? ">" : "<"}${issue.inclusive ? "=" : ""}`;
   const sized = issue.origin === "array" || issue.origin === "string" || issue.origin === "set";
-  const unit = issue.origin === "array" ? " items" : issue.origin === "string" ? " characters" : "";
+  let unit = "";
+  if (issue.origin === "array") unit = " items";
+  if (issue.origin === "string") unit = " characters";
   const received = sized && input !== undefined ? sizeOf(input) : input;
   return new TweedieError(sized ? "wrong length" : "out of range", {
     code: "out_of_range",
@@ -167,7 +170,7 @@ function customError(issue: z.core.$ZodIssue, path: Path, input: unknown): Tweed
 }
 
 /**
- * A union reports one issue list per branch. When exactly one branch accepted the input's
+ * Converts a union issue. A union reports one issue list per branch. When exactly one branch accepted the input's
  * type (its issues lie deeper than the union itself), those issues are the useful ones.
  * Otherwise the input matched no branch's type and the error lists the accepted types.
  */
@@ -237,7 +240,7 @@ function defOf(schema: z.ZodType): SchemaDef {
   return (schema as unknown as { def: SchemaDef }).def;
 }
 
-/** The object schemas reachable at `path`, looking through wrappers and every union branch. */
+/** Collects the object schemas reachable at `path`, through wrappers and every union branch. */
 function schemasAt(schema: z.ZodType, path: readonly (string | number)[]): z.ZodType[] {
   const def = defOf(schema);
   switch (def.type) {
@@ -267,7 +270,7 @@ function schemasAt(schema: z.ZodType, path: readonly (string | number)[]): z.Zod
   return [];
 }
 
-/** The keys an object at `path` may have, sorted. */
+/** Returns the keys an object at `path` may have, sorted. */
 export function objectKeysAt(schema: z.ZodType, path: readonly (string | number)[]): string[] {
   const keys = new Set<string>();
   for (const found of schemasAt(schema, path)) {

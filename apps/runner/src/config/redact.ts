@@ -18,7 +18,7 @@ const SECRET_KEYS = new Set<string>([
 /** Shorter values are not searched for in text, since they would match by accident. */
 const MIN_SECRET_LENGTH = 4;
 
-/** The secret values in the environment and in a config's S3 credentials. */
+/** Collects the secret values in the environment and in a config's S3 credentials. */
 export function collectSecrets(
   env: NodeJS.ProcessEnv = process.env,
   config?: {
@@ -43,7 +43,7 @@ export function redactText(text: string, secrets: readonly string[]): string {
 }
 
 /**
- * A deep copy of a JSON-like value in which secret keys (`credentials`,
+ * Returns a deep copy of a JSON-like value in which secret keys (`credentials`,
  * `secretAccessKey`, `sessionToken`, the AWS secret variables) hold "[redacted]" and
  * every string has the given secrets replaced.
  */

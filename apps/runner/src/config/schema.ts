@@ -20,8 +20,9 @@ export const operatorSpecSchema = z.looseObject({ kind: z.string().min(1) });
 export const noiseSpecSchema = z.looseObject({ kind: z.string().min(1) });
 
 /**
- * Editing prompts. Absent prompts come from each dataset item (PIE-Bench source and target
- * captions, the digit class of a digits item); a task with neither fails at plan time.
+ * Editing prompts. An absent prompt comes from each dataset item: the PIE-Bench source
+ * and target captions, or the class prompt of a digits item. A task with neither fails
+ * at plan time.
  */
 export const editingSchema = z.strictObject({
   source: z.string().optional(),

@@ -22,7 +22,7 @@ export function isHeldOutDigitRow(row: number): boolean {
   return row % 5 === 4;
 }
 
-/** The prompt of a digit class, as the embedded digits prior's label table expects. */
+/** Returns the prompt of a digit class, as the embedded digits prior's label table expects. */
 export function digitPrompt(label: number): string {
   return `a handwritten digit ${label}`;
 }
@@ -56,9 +56,10 @@ function parseRow(line: string, row: number, file: string): DigitAnnotation {
 }
 
 /**
- * The 8x8 handwritten digits (UCI test set, as shipped by scikit-learn): one item per CSV
- * row, id `row-NNNN`, hashed over the bytes of its line. `split` picks the held-out rows,
- * the training rows or all; `classes` and `limit` then filter in row order.
+ * Loads the 8x8 handwritten digits (UCI test set, as shipped by scikit-learn): one item
+ * per CSV row, id `row-NNNN`, hashed over the bytes of its line. `split` picks the
+ * held-out rows, the training rows or all, and then `classes` and `limit` filter in row
+ * order.
  */
 export async function loadDigits(
   options: Extract<DatasetOptions, { kind: "digits" }> & { name: string },

@@ -14,7 +14,7 @@ export class DatasetError extends TweedieError {
     this.issues = issues;
   }
 
-  /** One plain line per problem. */
+  /** Renders each problem as one plain line. */
   lines(): string[] {
     return this.issues.map(renderError);
   }

@@ -1,7 +1,7 @@
 import sharp from "sharp";
 import type { ChannelPolicy, PreprocessPolicy } from "./options.js";
 
-/** What an image header states, read without decoding pixels. */
+/** Facts an image header states, read without decoding pixels. */
 export interface ImageHeader {
   format: string;
   /** Stored size, before EXIF orientation. */
@@ -21,6 +21,12 @@ export interface ImageHeader {
 /** Reads an image header; a seam so tests and other readers can stand in for sharp. */
 export type ImageProbe = (file: string) => Promise<ImageHeader>;
 
+function bitDepthOf(depth: string): 8 | 16 | null {
+  if (depth === "ushort") return 16;
+  if (depth === "uchar") return 8;
+  return null;
+}
+
 /** Reads the header with sharp, which parses metadata without decoding pixel data. */
 export const probeWithSharp: ImageProbe = async (file) => {
   const meta = await sharp(file).metadata();
@@ -29,7 +35,7 @@ export const probeWithSharp: ImageProbe = async (file) => {
     width: meta.width,
     height: meta.height,
     orientation: meta.orientation ?? 1,
-    bitDepth: meta.depth === "ushort" ? 16 : meta.depth === "uchar" ? 8 : null,
+    bitDepth: bitDepthOf(meta.depth),
     channels: meta.channels,
     hasAlpha: meta.hasAlpha,
     palette: meta.isPalette,
@@ -98,7 +104,7 @@ export interface ImageCheck {
   uprightHeight: number;
   bitDepth: 8 | 16 | null;
   sourceChannels: number;
-  /** What the channel policy does: keep RGB, copy grey to RGB, or composite alpha. */
+  /** Action of the channel policy: keep RGB, copy grey to RGB, or composite alpha. */
   channelAction: "none" | "grey-to-rgb" | "composite-alpha" | "rejected";
   geometry: Geometry;
 }
@@ -117,6 +123,7 @@ export function checkImageHeader(
   rules: ImageRules,
 ): { check: ImageCheck; problems: string[] } {
   const problems: string[] = [];
+
   const pixels = header.width * header.height;
   if (pixels > rules.maxPixels) {
     problems.push(
@@ -132,6 +139,7 @@ export function checkImageHeader(
   if (!Number.isInteger(header.orientation) || header.orientation < 1 || header.orientation > 8) {
     problems.push(`invalid EXIF orientation ${header.orientation}; expected 1..8`);
   }
+
   const swapped = header.orientation >= 5 && header.orientation <= 8;
   const uprightWidth = swapped ? header.height : header.width;
   const uprightHeight = swapped ? header.width : header.height;
@@ -144,6 +152,7 @@ export function checkImageHeader(
       `size ${uprightWidth} x ${uprightHeight}; expected ${rules.requiredSize[0]} x ${rules.requiredSize[1]}`,
     );
   }
+
   const check: ImageCheck = {
     format: header.format,
     storedWidth: header.width,

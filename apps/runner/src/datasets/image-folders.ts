@@ -20,7 +20,7 @@ const HASH_CONCURRENCY = 8;
 /** Pixel mapping of image datasets into the model range [-1, 1]. */
 export const IMAGE_PIXELS = "2 v / (2^bitDepth - 1) - 1";
 
-/** The repository's data folder (next to apps/ and packages/). */
+/** Returns the repository's data folder (next to apps/ and packages/). */
 export function repositoryDataDir(): string {
   return fileURLToPath(new URL("../../../../data/", import.meta.url));
 }
@@ -219,8 +219,9 @@ const splitFileSchema = z.strictObject({
 });
 
 /**
- * The repository's sample photos (`data/samples`): `split.json` lists the `train` files
- * (used to fit the embedded patches prior) and the `heldout` ones (evaluation only).
+ * Loads the repository's sample photos (`data/samples`). Their `split.json` lists the
+ * `train` files, which fit the embedded patches prior, and the `heldout` ones, which
+ * serve only for evaluation.
  */
 export async function loadSamples(
   options: Extract<ImageDatasetOptions, { kind: "embedded-samples" }> & { name: string },

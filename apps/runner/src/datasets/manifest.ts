@@ -51,7 +51,7 @@ export interface DatasetItem {
   check?: ImageCheck;
 }
 
-/** How items become tensors; part of the manifest hash. */
+/** Mapping from items to tensors, part of the manifest hash. */
 export interface DatasetPolicy {
   /** Items are sorted by the UTF-8 bytes of their id, never by directory listing order. */
   order: "bytewise";
@@ -110,7 +110,7 @@ export async function mapLimit<T, R>(
   return results;
 }
 
-/** The content hash of an item with an annotation. */
+/** Hashes an item's file hash together with its annotation. */
 export function annotatedContentHash(sha256: string, annotation: ItemAnnotation): string {
   return hashCanonical({ sha256, annotation });
 }

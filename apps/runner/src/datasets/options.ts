@@ -15,9 +15,9 @@ export const resampleFilterSchema = z
   .default("lanczos3");
 
 /**
- * Resize policy applied to the upright image before any task: `none`; `stretch` to
- * size x size, ignoring the aspect ratio; or `shortSideCrop`, which scales the shorter
- * side to `size` and then takes the centred size x size crop.
+ * Resize policy applied to the upright image before any task. `none` keeps the size.
+ * `stretch` resizes to size x size, ignoring the aspect ratio. `shortSideCrop` scales
+ * the shorter side to `size` and then takes the centred size x size crop.
  */
 export const preprocessSchema = z
   .discriminatedUnion("resize", [
@@ -37,11 +37,11 @@ const unit = z.number().min(0).max(1);
 const rgbSchema = z.tuple([unit, unit, unit]);
 
 /**
- * Channel policy, the same for reference, measurement and output images: grayscale is
- * copied into three equal channels; an alpha channel (including palette transparency) is
- * rejected with an error naming the file, unless `alpha: composite`, which blends the
- * image over `background` (RGB on [0, 1], as readImage of @tweedie/eval takes it), so
- * pixels under alpha 0 never matter.
+ * Channel policy, the same for reference, measurement and output images. Grayscale is
+ * copied into three equal channels. An alpha channel (palette transparency included) is
+ * rejected with an error naming the file, unless `alpha: composite` blends the image
+ * over `background`. That colour is RGB on [0, 1], as readImage of @tweedie/eval takes
+ * it, and pixels under alpha 0 then never matter.
  */
 export const channelPolicySchema = z
   .strictObject({

@@ -31,7 +31,7 @@ const entrySchema = z.looseObject({
   mask: z.array(z.number().int()),
 });
 
-/** An error about one mapping entry; the message starts with "entry KEY:". */
+/** Creates an error about one mapping entry, with a message that starts with "entry KEY:". */
 function entryError(
   key: string,
   message: string,
@@ -232,6 +232,7 @@ export async function loadPieBench(
       received: Array.isArray(mapping) ? "array" : typeof mapping,
     });
   }
+
   const entries = Object.entries(mapping as Record<string, unknown>).sort(([a], [b]) =>
     compareBytewise(a, b),
   );
@@ -247,6 +248,7 @@ export async function loadPieBench(
     }
   }
   if (errors.length > 0) throw new DatasetError(mappingPath, errors);
+
   const kept = parsed.filter(
     (entry) =>
       options.types === undefined ||

@@ -60,11 +60,18 @@ function serialiseArray(items: readonly unknown[], path: (string | number)[]): s
 function serialiseObject(object: object, path: (string | number)[]): string {
   const entries = Object.entries(object)
     .filter(([, item]) => item !== undefined)
-    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    .sort(([a], [b]) => compareCodeUnits(a, b));
   const parts = entries.map(
     ([key, item]) => `${JSON.stringify(key)}:${serialise(item, [...path, key])}`,
   );
   return `{${parts.join(",")}}`;
+}
+
+/** Orders strings by UTF-16 code units, as Array.prototype.sort does without a comparator. */
+export function compareCodeUnits(a: string, b: string): number {
+  if (a < b) return -1;
+  if (a > b) return 1;
+  return 0;
 }
 
 /** SHA-256 of a string (as UTF-8) or of bytes, as 64 lowercase hex digits. */

@@ -4,7 +4,7 @@ import { ConfigError, issuesToErrors } from "../config/issues.js";
 import type { ResolvedTask, TweedieConfig } from "../config/resolve.js";
 import type { JsonObject } from "../config/sweep.js";
 import type { DatasetItem, DatasetManifest } from "../datasets/manifest.js";
-import { canonicalJson, hashCanonical } from "./canonical.js";
+import { canonicalJson, compareCodeUnits, hashCanonical } from "./canonical.js";
 import { resolveSolverVariants, type SolverInfo, type SolverVariant } from "./solvers.js";
 
 /** Hex digits of a cell id used in store keys: 64 bits, so a collision is unlikely below about 10^9 cells. */
@@ -65,8 +65,8 @@ export interface PlanInput {
  * Builds the cross product dataset items x tasks x solver parameter sets x seeds x
  * samples. Each cell id hashes the item's content hash, the dataset's preprocessing and
  * channel policy, the task spec, the solver name, version and effective params, the seed,
- * the sample index and the model hash, so the same config and data give the same ids on
- * every machine. Throws a `ConfigError` listing every problem found.
+ * the sample index and the model hash. The same config and data therefore give the same
+ * ids on every machine. Throws a `ConfigError` listing every problem found.
  */
 export function planCells(input: PlanInput): Plan {
   const { config } = input;
@@ -121,7 +121,7 @@ export function planCells(input: PlanInput): Plan {
   }
   reportUnused(tasks, variants, used, errors);
   if (errors.length > 0) throw new ConfigError(dedupeByMessage(errors));
-  cells.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  cells.sort((a, b) => compareCodeUnits(a.id, b.id));
   return { cells, variants, skipped: dedupeSkipped(skipped) };
 }
 
@@ -236,7 +236,7 @@ function makeCell(
   };
 }
 
-/** A task or solver that ends up with no cells would silently do nothing: an error. */
+/** Reports each task or solver that ends up with no cells, since it would silently do nothing. */
 function reportUnused(
   tasks: (ResolvedTask | undefined)[],
   variants: SolverVariant[],

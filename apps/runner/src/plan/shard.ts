@@ -1,4 +1,5 @@
 import { TweedieError } from "@tweedie/core";
+import { compareCodeUnits } from "./canonical.js";
 
 /** Shard `index` of `count`, 0-based, and where the numbers came from. */
 export interface ShardSpec {
@@ -64,11 +65,11 @@ export function parseShardFlag(text: string): ShardSpec {
 }
 
 /**
- * Picks this process's shard: the `--shard i/n` flag; else a SLURM job array
- * (index (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN) / SLURM_ARRAY_TASK_STEP, count
- * SLURM_ARRAY_TASK_COUNT, so arrays such as 1-8 or 0-14:2 work); else a Kubernetes
- * Indexed Job (JOB_COMPLETION_INDEX, with the count from `shardCount` or
- * TWEEDIE_SHARD_COUNT, since Kubernetes does not export it); else the only shard 0/1.
+ * Picks this process's shard. The `--shard i/n` flag comes first. Next is a SLURM job
+ * array: index (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN) / SLURM_ARRAY_TASK_STEP and
+ * count SLURM_ARRAY_TASK_COUNT, so arrays such as 1-8 or 0-14:2 work. Then a Kubernetes
+ * Indexed Job: JOB_COMPLETION_INDEX, with the count from `shardCount` or
+ * TWEEDIE_SHARD_COUNT because Kubernetes does not export it. Otherwise the only shard is 0/1.
  */
 export function resolveShard(
   options: { flag?: string; shardCount?: string | number },
@@ -113,7 +114,7 @@ export function resolveShard(
 }
 
 /**
- * The shard of each id: ids are sorted (as strings) and the one at position p goes to shard
+ * Assigns each id its shard: ids are sorted (as strings) and the one at position p goes to shard
  * p mod count. Shard sizes therefore differ by at most one. Since ids are uniform hashes,
  * sorting by them shuffles datasets, tasks and solvers, so each shard also gets a
  * statistically even mix of cheap and expensive cells. The assignment depends only on the
@@ -128,8 +129,8 @@ export function assignShards(ids: readonly string[], count: number): Map<string,
   return shards;
 }
 
-/** The cells of one shard, in id order. */
+/** Returns the cells of one shard, in id order. */
 export function selectShard<T extends { id: string }>(cells: readonly T[], shard: ShardSpec): T[] {
-  const sorted = [...cells].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const sorted = [...cells].sort((a, b) => compareCodeUnits(a.id, b.id));
   return sorted.filter((_, position) => position % shard.count === shard.index);
 }

@@ -7,8 +7,9 @@ import type { JsonObject } from "../config/sweep.js";
 import { canonicalJson } from "./canonical.js";
 
 /**
- * What planning needs of a solver plugin. `SolverPlugin` from @tweedie/core satisfies it;
- * `paramsSchema` is the only source of defaults and holds the plugin's cross-field rules.
+ * The part of a solver plugin that planning uses; `SolverPlugin` from @tweedie/core
+ * satisfies it. `paramsSchema` is the only source of defaults and contains the plugin's
+ * cross-field rules.
  */
 export interface SolverInfo {
   name: string;
@@ -108,6 +109,7 @@ function resolveVariant(
     return undefined;
   }
   const params = JSON.parse(canonicalJson(parsed.data)) as JsonObject;
+
   const problems = checkCommonParams(params, paramsPath);
   const steps = params.steps;
   if (scheduleSteps !== null && typeof steps === "number" && steps > scheduleSteps) {
@@ -124,6 +126,7 @@ function resolveVariant(
     errors.push(...problems);
     return undefined;
   }
+
   const overrides: ParamOverride[] = [];
   for (const [param, value] of Object.entries(set)) {
     const presetValue = preset?.params[param];

@@ -2,9 +2,9 @@ import type { Readable } from "node:stream";
 import { TweedieError } from "@tweedie/core";
 
 /**
- * The bytes of one object: a buffer or string (re-sent as is on a retry), or a factory
- * that each attempt calls afresh, so a retried upload re-reads its file or re-encodes
- * its image instead of reading a stream that the failed attempt already consumed.
+ * The bytes of one object: a buffer or string, re-sent as is on a retry, or a factory
+ * that each attempt calls afresh. With a factory a retried upload re-reads its file or
+ * re-encodes its image, instead of reading a stream that the failed attempt consumed.
  */
 export type BodySource =
   | Uint8Array
@@ -21,7 +21,7 @@ export interface PutOptions {
  * name the same objects in both stores.
  */
 export interface BlobStore {
-  /** The root as a path or s3:// URL; never holds credentials. */
+  /** The root as a path or s3:// URL, without credentials. */
   readonly location: string;
   /** Writes an object so readers see either the old or the whole new object. */
   put(key: string, body: BodySource, options?: PutOptions): Promise<void>;

@@ -12,8 +12,8 @@ const TEMP_MARK = ".tmp-";
 
 /**
  * A folder store. Every write goes to a temporary file in the target folder, is flushed
- * to disk, then renamed over the target, so a crash leaves either the old object or the
- * complete new one, plus at most a stray temporary file that listing ignores.
+ * to disk, then renamed over the target. A crash therefore leaves either the old object
+ * or the complete new one, plus at most a stray temporary file that listing ignores.
  */
 export class LocalBlobStore implements BlobStore {
   readonly location: string;

@@ -1,7 +1,7 @@
 import { isAbsolute, resolve } from "node:path";
 import { TweedieError } from "@tweedie/core";
 
-/** Where results go: a local folder, or a bucket and key prefix on S3. */
+/** Result location: a local folder, or a bucket and key prefix on S3. */
 export type StoreLocation =
   | { kind: "local"; root: string }
   | { kind: "s3"; bucket: string; prefix: string };
@@ -57,7 +57,7 @@ export function parseLocation(
   return { kind: "s3", bucket, prefix };
 }
 
-/** The location as a URL or path, for logs and run.json. */
+/** Formats the location as a URL or path, for logs and run.json. */
 export function formatLocation(location: StoreLocation): string {
   if (location.kind === "local") return location.root;
   return `s3://${location.bucket}${location.prefix ? `/${location.prefix}` : ""}`;

@@ -12,7 +12,7 @@ export interface OpenStoreOptions {
   retry?: Partial<RetryPolicy>;
 }
 
-/** The blob store of a config's `output` section: a folder, or S3 with its settings. */
+/** Opens the blob store of a config's `output` section: a folder, or S3 with its settings. */
 export function openBlobStore(
   output: TweedieConfig["output"],
   options: OpenStoreOptions = {},
@@ -34,7 +34,7 @@ export function openBlobStore(
   });
 }
 
-/** The result store of a config's run. */
+/** Opens the result store of a config's run. */
 export function openResultStore(
   config: Pick<TweedieConfig, "output">,
   options: OpenStoreOptions = {},

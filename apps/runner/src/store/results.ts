@@ -224,7 +224,7 @@ export class ResultStore {
   }
 }
 
-/** The store key of a cell id: its first 16 hex digits. */
+/** Returns the store key of a cell id: its first 16 hex digits. */
 export function cellKey(cellId: string): string {
   if (!/^[0-9a-f]{64}$/.test(cellId)) {
     throw new TweedieError("invalid cell id", {

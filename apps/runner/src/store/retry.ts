@@ -27,7 +27,7 @@ export interface RetryEvent {
 }
 
 /**
- * The delay after failed attempt `attempt` (1-based): base x 2^(attempt - 1), capped, with
+ * Returns the delay after failed attempt `attempt` (1-based): base x 2^(attempt - 1), capped, with
  * "equal jitter" (half fixed, half uniform) so that many shards do not retry in step.
  */
 export function backoffDelay(policy: RetryPolicy, attempt: number, random = Math.random): number {

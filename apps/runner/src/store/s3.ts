@@ -82,7 +82,7 @@ function statusOf(error: unknown): number | undefined {
   return (error as SdkErrorShape | undefined)?.$metadata?.httpStatusCode;
 }
 
-/** True for network failures, timeouts, throttling and 5xx answers. */
+/** Returns true for network failures, timeouts, throttling and 5xx responses other than 501. */
 export function isRetryableS3Error(error: unknown): boolean {
   const shape = (error ?? {}) as SdkErrorShape;
   if (shape.$retryable) return true;
@@ -132,6 +132,7 @@ export class S3BlobStore implements BlobStore {
       env.AWS_DEFAULT_REGION ??
       (options.endpoint ? "us-east-1" : undefined);
     this.checksums = options.checksums ?? (options.endpoint ? "when-required" : "when-supported");
+
     this.partSizeBytes = Math.max(MIN_PART_SIZE, options.partSizeBytes ?? 8 * 1024 * 1024);
     this.policy = { ...DEFAULT_RETRY_POLICY, ...options.retry };
     this.listPageSize = Math.min(1000, Math.max(1, options.listPageSize ?? 1000));
@@ -142,6 +143,7 @@ export class S3BlobStore implements BlobStore {
       ),
     ];
     this.onRetry = options.onRetry;
+
     const mode = this.checksums === "when-required" ? "WHEN_REQUIRED" : "WHEN_SUPPORTED";
     const config: S3ClientConfig = {
       region: this.region,
@@ -190,7 +192,7 @@ export class S3BlobStore implements BlobStore {
     });
   }
 
-  /** A copy of an SDK error with secrets removed from its message. */
+  /** Copies an SDK error, with secrets removed from its message. */
   private sanitize(error: unknown): Error {
     const shape = (error ?? {}) as SdkErrorShape;
     const clean = new Error(redactText(shape.message ?? String(error), this.secrets));
@@ -300,7 +302,7 @@ export class S3BlobStore implements BlobStore {
     });
   }
 
-  /** The ETag S3 stores for a key (multipart uploads end in "-<parts>"). */
+  /** Returns the ETag S3 stores for a key (multipart uploads end in "-<parts>"). */
   async etag(key: string): Promise<string | undefined> {
     const fullKey = this.fullKey(key);
     return this.run("head", fullKey, async (signal) => {
