@@ -1,6 +1,17 @@
+import { degradeCommand } from "../commands/degrade.js";
 import { leaderboardCommand } from "../commands/leaderboard.js";
+import { modelsInspectCommand } from "../commands/models.js";
 import { runCommand } from "../commands/run.js";
+import { scoreCommand } from "../commands/score.js";
+import { solveCommand } from "../commands/solve.js";
 import type { Command } from "./command.js";
 
 /** Every command of the tweedie CLI, in the order `tweedie --help` lists them. */
-export const commands: readonly Command[] = [runCommand, leaderboardCommand];
+export const commands: readonly Command[] = [
+  runCommand,
+  leaderboardCommand,
+  solveCommand,
+  degradeCommand,
+  scoreCommand,
+  modelsInspectCommand,
+];

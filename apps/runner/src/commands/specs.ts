@@ -1,0 +1,111 @@
+import { readFile } from "node:fs/promises";
+import { extname } from "node:path";
+import { Tensor, TweedieError } from "@tweedie/core";
+import { readImage, readNpy, writeImage, writeNpy } from "@tweedie/eval";
+import { getPreset, operatorPresets } from "@tweedie/operators";
+
+/**
+ * Reads a spec option: inline JSON (`{"kind": "sr-avgpool", "scale": 4}`), `@FILE` with
+ * JSON in it, or an operator preset name (`dps-sr4`), whose noise comes along.
+ */
+export async function readSpec(
+  option: string,
+  text: string,
+): Promise<{ spec: Record<string, unknown>; presetNoise?: Record<string, unknown> }> {
+  const trimmed = text.trim();
+  if (trimmed.startsWith("{")) return { spec: parseJson(option, trimmed) };
+  if (trimmed.startsWith("@")) {
+    const file = trimmed.slice(1);
+    const content = await readFile(file, "utf8").catch((cause: unknown) => {
+      throw new TweedieError("cannot read spec file", {
+        code: "not_found",
+        path: [option, file],
+        cause,
+      });
+    });
+    return { spec: parseJson(`${option} ${file}`, content) };
+  }
+  if (Object.hasOwn(operatorPresets, trimmed)) {
+    const preset = getPreset(trimmed);
+    return { spec: { ...preset.operator }, presetNoise: { ...preset.noise } };
+  }
+  throw new TweedieError("invalid spec", {
+    code: "invalid_value",
+    path: [option],
+    expected: `inline JSON, @FILE, or a preset (${Object.keys(operatorPresets).join(", ")})`,
+    received: text,
+  });
+}
+
+function parseJson(where: string, text: string): Record<string, unknown> {
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (value && typeof value === "object" && !Array.isArray(value))
+      return value as Record<string, unknown>;
+  } catch (cause) {
+    throw new TweedieError("spec is not valid JSON", {
+      code: "invalid_value",
+      path: [where],
+      received: text.slice(0, 120),
+      cause,
+    });
+  }
+  throw new TweedieError("spec must be a JSON object", {
+    code: "invalid_type",
+    path: [where],
+    received: text.slice(0, 120),
+  });
+}
+
+/**
+ * Reads an image as [1, C, H, W] on [-1, 1]: PNG/JPEG (upright, 8 or 16 bit) or `.npy`
+ * whose sidecar states its value range (a bare `.npy` is taken to be on [-1, 1]).
+ */
+export async function readTensor(path: string): Promise<{ x: Tensor; note: string }> {
+  if (extname(path).toLowerCase() === ".npy") {
+    const array = await readNpy(path);
+    const [low, high] = array.valueRange ?? [-1, 1];
+    const data = Float32Array.from(array.data, (v) => (2 * (v - low)) / (high - low) - 1);
+    const shape =
+      array.shape.length === 3
+        ? [1, ...array.shape]
+        : array.shape.length === 2
+          ? [1, 1, ...array.shape]
+          : [...array.shape];
+    return {
+      x: new Tensor(data, shape),
+      note: array.valueRange
+        ? `value range [${low}, ${high}] from the sidecar`
+        : "no sidecar: taken as [-1, 1]",
+    };
+  }
+  const image = await readImage(path);
+  const data = Float32Array.from(image.data, (v) => 2 * v - 1);
+  return {
+    x: new Tensor(data, [1, ...image.shape]),
+    note: `${image.meta.bitDepth}-bit, orientation ${image.meta.orientation}`,
+  };
+}
+
+/** Writes item 0 of a [N, C, H, W] tensor on [-1, 1] as PNG (8 or 16 bit) or exact `.npy` on [-1, 1]. */
+export async function writeTensor(path: string, x: Tensor, bitDepth: 8 | 16): Promise<void> {
+  const item = x.item(0);
+  const shape = item.shape.slice(1);
+  if (extname(path).toLowerCase() === ".npy") {
+    await writeNpy(path, { data: item.data, shape }, { valueRange: [-1, 1] });
+    return;
+  }
+  const unit = Float32Array.from(item.data, (v) => Math.min(1, Math.max(0, (v + 1) / 2)));
+  await writeImage(path, { data: unit, shape: shape as [number, number, number] }, { bitDepth });
+}
+
+export function parseBitDepth(value: string | undefined): 8 | 16 {
+  if (value === undefined || value === "8") return 8;
+  if (value === "16") return 16;
+  throw new TweedieError("invalid bit depth", {
+    code: "invalid_value",
+    path: ["--bit-depth"],
+    expected: [8, 16],
+    received: value,
+  });
+}
