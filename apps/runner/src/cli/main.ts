@@ -76,7 +76,7 @@ export async function main(
         )
       : undefined;
     ctx.stderr(
-      `tweedie ${command.path.join(" ")}: ${message}${guess ? `; did you mean "--${guess}"?` : ""}`,
+      `tweedie ${command.path.join(" ")}: ${unknown ? `unknown option "--${unknown}"` : message}${guess ? ` (did you mean "--${guess}"?)` : ""}`,
     );
     ctx.stderr(`Run "tweedie ${command.path.join(" ")} --help" for its options.`);
     return EXIT_USAGE;
