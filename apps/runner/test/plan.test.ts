@@ -1,5 +1,7 @@
 import { createHash } from "node:crypto";
 import { fileURLToPath } from "node:url";
+import { noiseSpecSchema, operatorSpecSchema } from "@tweedie/operators";
+import { flowDpsPlugin } from "@tweedie/solver-flowdps";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import {
@@ -378,6 +380,68 @@ model: embedded:patches
     expect(() => plan(yaml)).toThrow(
       "tasks[2]: no configured solver supports this task, so it would produce no cells",
     );
+  });
+});
+
+describe("planCells with the real plugin and operator schemas", () => {
+  const yaml = `
+name: flowdps-real
+datasets: [{ kind: folder, root: ./photos }]
+tasks:
+  - name: sr4
+    operator: { kind: sr-avgpool, scale: 4 }
+    noise: { kind: gaussian, sigma: 0.05, range: "[-1,1]" }
+  - name: blur
+    operator: { kind: gaussian-blur }
+solvers:
+  - name: flowdps
+    preset: flowdps-embedded
+    params: { stepSize: [10, 15] }
+model: embedded:patches
+`;
+  const input = (text: string): PlanInput => ({
+    config: config(text),
+    manifests: [manifest("folder", ["a.png"])],
+    model: { ...MODEL, scheduleSteps: null },
+    solvers: [flowDpsPlugin],
+    operatorSchema: operatorSpecSchema,
+    noiseSchema: noiseSpecSchema,
+  });
+
+  it("fills operator defaults and plugin defaults into the cells", () => {
+    const { cells, variants } = planCells(input(yaml));
+    expect(cells).toHaveLength(4);
+    const blur = cells.find((cell) => cell.task.name === "blur")?.task;
+    expect(blur).toEqual({
+      name: "blur",
+      kind: "restoration",
+      operator: { kind: "gaussian-blur", size: 61, sigma: 3, truncate: 4 },
+      noise: { kind: "none" },
+    });
+    expect(variants.map((variant) => variant.params.stepSize)).toEqual([10, 15]);
+    expect(variants[0]).toMatchObject({
+      name: "flowdps",
+      version: flowDpsPlugin.version,
+      preset: "flowdps-embedded",
+    });
+    expect(variants[0].params).toMatchObject({ steps: 50, shift: 4, innerSteps: 3 });
+    expect(variants[1].overrides).toEqual([]);
+    expect(variants[0].overrides).toEqual([{ param: "stepSize", preset: 15, value: 10 }]);
+  });
+
+  it("names misspelt operator fields and plugin params", () => {
+    const bad = yaml.replace("scale: 4", "scael: 4").replace("stepSize: [10, 15]", "stepsize: 10");
+    const error = (() => {
+      try {
+        planCells(input(bad));
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    expect(error).toBeInstanceOf(ConfigError);
+    const lines = (error as ConfigError).lines();
+    expect(lines).toContain('solvers[0].params.stepsize: unknown key; did you mean "stepSize"?');
+    expect(lines).toContain('tasks[0].operator.scael: unknown key; did you mean "scale"?');
   });
 });
 

@@ -234,6 +234,7 @@ interface SchemaDef {
   element?: z.ZodType;
   valueType?: z.ZodType;
   options?: z.ZodType[];
+  getter?: () => z.ZodType;
 }
 
 function defOf(schema: z.ZodType): SchemaDef {
@@ -253,6 +254,8 @@ function schemasAt(schema: z.ZodType, path: readonly (string | number)[]): z.Zod
       return def.innerType ? schemasAt(def.innerType, path) : [];
     case "pipe":
       return def.in ? schemasAt(def.in, path) : [];
+    case "lazy":
+      return def.getter ? schemasAt(def.getter(), path) : [];
     case "union":
       return (def.options ?? []).flatMap((option) => schemasAt(option, path));
     default:
