@@ -256,7 +256,7 @@ function specError(
       });
     }
   }
-  if (received === undefined && path.length > 0 && issue.code === "invalid_type") {
+  if (received === undefined && path.length > 0 && issue.code !== "unrecognized_keys") {
     return new TweedieError(`${field} is missing`, {
       code: "missing",
       path,

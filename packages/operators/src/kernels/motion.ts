@@ -173,19 +173,27 @@ function boxGaussianBlur(image: Float64Array, n: number, sigma: number): Float64
   // PIL computes this weight in float32 before truncating it to an integer.
   const inner = Math.trunc(Math.fround(one / Math.fround(2 * radius + 1)));
   const edge = Math.floor((one - (2 * l + 1) * inner) / 2);
-  const clamp = (i: number) => Math.min(n - 1, Math.max(0, i));
+  const reach = l + 1;
+  const padded = new Float64Array(n + 2 * reach);
   let current = image;
   for (const horizontal of [true, false]) {
+    const step = horizontal ? 1 : n;
     for (let pass = 0; pass < passes; pass++) {
       const next = new Float64Array(n * n);
-      for (let r = 0; r < n; r++) {
-        for (let c = 0; c < n; c++) {
-          const at = (t: number) =>
-            horizontal ? current[r * n + clamp(c + t)] : current[clamp(r + t) * n + c];
+      for (let line = 0; line < n; line++) {
+        const base = horizontal ? line * n : line;
+        // The line with `reach` copies of its edge pixels on each side.
+        for (let p = -reach; p < n + reach; p++) {
+          padded[p + reach] = current[base + Math.min(n - 1, Math.max(0, p)) * step];
+        }
+        for (let p = 0; p < n; p++) {
           let bulk = 0;
-          for (let t = -l; t <= l; t++) bulk += at(t);
-          const sum = bulk * inner + (at(-l - 1) + at(l + 1)) * edge + one / 2;
-          next[r * n + c] = Math.min(255, Math.floor(sum / one));
+          for (let t = p + 1; t <= p + 2 * l + 1; t++) bulk += padded[t];
+          const sides = padded[p] + padded[p + 2 * reach];
+          next[base + p * step] = Math.min(
+            255,
+            Math.floor((bulk * inner + sides * edge + one / 2) / one),
+          );
         }
       }
       current = next;

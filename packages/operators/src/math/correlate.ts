@@ -56,7 +56,7 @@ export class ReflectCorrelation {
       const im = new Float64Array(this.fftHeight * this.fftWidth);
       this.loadPadded(channels[c], re);
       if (c + 1 < channels.length) this.loadPadded(channels[c + 1], im);
-      this.multiplySpectrum(re, im, true);
+      this.multiplySpectrum(re, im, true, this.paddedHeight);
       this.storeCropped(re, outputs[c]);
       if (c + 1 < channels.length) this.storeCropped(im, outputs[c + 1]);
     }
@@ -72,7 +72,7 @@ export class ReflectCorrelation {
       const im = new Float64Array(this.fftHeight * this.fftWidth);
       this.loadPlain(channels[c], re);
       if (c + 1 < channels.length) this.loadPlain(channels[c + 1], im);
-      this.multiplySpectrum(re, im, false);
+      this.multiplySpectrum(re, im, false, this.height);
       this.storeFolded(re, outputs[c]);
       if (c + 1 < channels.length) this.storeFolded(im, outputs[c + 1]);
     }
@@ -92,9 +92,17 @@ export class ReflectCorrelation {
     }
   }
 
-  /** Transforms, multiplies by the kernel spectrum (conjugated for correlation), inverts. */
-  private multiplySpectrum(re: Float64Array, im: Float64Array, conjugate: boolean): void {
-    fft2d(re, im, this.fftHeight, this.fftWidth, false);
+  /**
+   * Transforms, multiplies by the kernel spectrum (conjugated for correlation), inverts.
+   * Only the first `dataRows` rows hold data; the rest are zero.
+   */
+  private multiplySpectrum(
+    re: Float64Array,
+    im: Float64Array,
+    conjugate: boolean,
+    dataRows: number,
+  ): void {
+    fft2d(re, im, this.fftHeight, this.fftWidth, false, 0, dataRows);
     const sign = conjugate ? -1 : 1;
     const { spectrumRe, spectrumIm } = this;
     for (let k = 0; k < re.length; k++) {

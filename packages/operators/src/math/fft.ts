@@ -361,7 +361,9 @@ class BluesteinPlan implements FftPlan {
 
 /**
  * In-place 2-D transform of a rows x cols complex array (row-major): every row, then
- * every column through a contiguous buffer.
+ * every column. Columns are transformed as rows of a transposed copy, made in cache-sized
+ * blocks. Rows outside [firstRow, endRow) must be zero on input; their row transforms
+ * are skipped because the transform of zeros is zero.
  */
 export function fft2d(
   re: Float64Array,
@@ -369,26 +371,42 @@ export function fft2d(
   rows: number,
   cols: number,
   inverse: boolean,
+  firstRow = 0,
+  endRow = rows,
 ): void {
   const rowPlan = fftPlan(cols);
-  for (let r = 0; r < rows; r++) {
+  for (let r = firstRow; r < endRow; r++) {
     const start = r * cols;
-    const rowRe = re.subarray(start, start + cols);
-    const rowIm = im.subarray(start, start + cols);
-    rowPlan.transform(rowRe, rowIm, inverse);
+    rowPlan.transform(re.subarray(start, start + cols), im.subarray(start, start + cols), inverse);
   }
+  const tRe = new Float64Array(rows * cols);
+  const tIm = new Float64Array(rows * cols);
+  transpose(re, tRe, rows, cols);
+  transpose(im, tIm, rows, cols);
   const colPlan = fftPlan(rows);
-  const bufRe = new Float64Array(rows);
-  const bufIm = new Float64Array(rows);
   for (let c = 0; c < cols; c++) {
-    for (let r = 0; r < rows; r++) {
-      bufRe[r] = re[r * cols + c];
-      bufIm[r] = im[r * cols + c];
-    }
-    colPlan.transform(bufRe, bufIm, inverse);
-    for (let r = 0; r < rows; r++) {
-      re[r * cols + c] = bufRe[r];
-      im[r * cols + c] = bufIm[r];
+    const start = c * rows;
+    colPlan.transform(
+      tRe.subarray(start, start + rows),
+      tIm.subarray(start, start + rows),
+      inverse,
+    );
+  }
+  transpose(tRe, re, cols, rows);
+  transpose(tIm, im, cols, rows);
+}
+
+const TRANSPOSE_BLOCK = 32;
+
+/** Writes the transpose of the rows x cols matrix `src` into `dst` (cols x rows). */
+function transpose(src: Float64Array, dst: Float64Array, rows: number, cols: number): void {
+  for (let r0 = 0; r0 < rows; r0 += TRANSPOSE_BLOCK) {
+    const r1 = Math.min(rows, r0 + TRANSPOSE_BLOCK);
+    for (let c0 = 0; c0 < cols; c0 += TRANSPOSE_BLOCK) {
+      const c1 = Math.min(cols, c0 + TRANSPOSE_BLOCK);
+      for (let r = r0; r < r1; r++) {
+        for (let c = c0; c < c1; c++) dst[c * rows + r] = src[r * cols + c];
+      }
     }
   }
 }

@@ -37,11 +37,14 @@ export class PhaseRetrievalOperator implements Operator {
   forward(x: Tensor): Tensor {
     const [channels] = this.inputShape;
     const [, rows, cols] = this.outputShape;
+    const plane = rows * cols;
     return mapImages(x, this.inputShape, this.outputShape, "x", (src, dst) => {
-      for (let c = 0; c < channels; c++) {
-        const { re, im } = this.spectrum(src, c);
-        const out = dst.subarray(c * rows * cols, (c + 1) * rows * cols);
-        for (let k = 0; k < re.length; k++) out[this.outputIndex(k)] = Math.hypot(re[k], im[k]);
+      for (let c = 0; c < channels; c += 2) {
+        const pair = this.spectra(src, c);
+        pair.forEach(({ re, im }, offset) => {
+          const out = dst.subarray((c + offset) * plane, (c + offset + 1) * plane);
+          for (let k = 0; k < plane; k++) out[this.outputIndex(k)] = Math.hypot(re[k], im[k]);
+        });
       }
     });
   }
@@ -53,6 +56,7 @@ export class PhaseRetrievalOperator implements Operator {
   vjp(x: Tensor, g: Tensor): Tensor {
     const [channels, height, width] = this.inputShape;
     const [, rows, cols] = this.outputShape;
+    const plane = rows * cols;
     return mapImagePairs(
       x,
       this.inputShape,
@@ -60,21 +64,51 @@ export class PhaseRetrievalOperator implements Operator {
       this.outputShape,
       this.inputShape,
       (xs, gs, dst) => {
-        for (let c = 0; c < channels; c++) {
-          const { re, im } = this.spectrum(xs, c);
-          const gPlane = gs.subarray(c * rows * cols, (c + 1) * rows * cols);
-          for (let k = 0; k < re.length; k++) {
-            const magnitude = Math.hypot(re[k], im[k]);
-            const weight = magnitude > 0 ? gPlane[this.outputIndex(k)] / magnitude : 0;
-            re[k] *= weight;
-            im[k] *= weight;
-          }
-          fft2d(re, im, rows, cols, true);
-          const scale = 1 / Math.sqrt(rows * cols);
-          const out = dst.subarray(c * height * width, (c + 1) * height * width);
-          for (let i = 0; i < height; i++) {
-            for (let j = 0; j < width; j++) {
-              out[i * width + j] = re[(i + this.padTop) * cols + j + this.padLeft] * scale;
+        for (let c = 0; c < channels; c += 2) {
+          const pair = this.spectra(xs, c);
+          // Re(F^H w) = F^H h with h[k] = (w[k] + conj(w[-k])) / 2, which is Hermitian, so
+          // F^H h is real and two channels share one inverse transform as real and
+          // imaginary parts.
+          const packedRe = new Float64Array(plane);
+          const packedIm = new Float64Array(plane);
+          pair.forEach(({ re, im }, offset) => {
+            const gPlane = gs.subarray((c + offset) * plane, (c + offset + 1) * plane);
+            for (let k = 0; k < plane; k++) {
+              const magnitude = Math.hypot(re[k], im[k]);
+              const weight = magnitude > 0 ? gPlane[this.outputIndex(k)] / magnitude : 0;
+              re[k] *= weight;
+              im[k] *= weight;
+            }
+            for (let r = 0; r < rows; r++) {
+              const mirrorRow = (rows - r) % rows;
+              for (let q = 0; q < cols; q++) {
+                const k = r * cols + q;
+                const mirror = mirrorRow * cols + ((cols - q) % cols);
+                const hRe = (re[k] + re[mirror]) / 2;
+                const hIm = (im[k] - im[mirror]) / 2;
+                // Packing h1 + i h2: channel c in the real part, channel c + 1 in the imaginary.
+                if (offset === 0) {
+                  packedRe[k] += hRe;
+                  packedIm[k] += hIm;
+                } else {
+                  packedRe[k] -= hIm;
+                  packedIm[k] += hRe;
+                }
+              }
+            }
+          });
+          fft2d(packedRe, packedIm, rows, cols, true);
+          const scale = 1 / Math.sqrt(plane);
+          for (let offset = 0; offset < pair.length; offset++) {
+            const source = offset === 0 ? packedRe : packedIm;
+            const out = dst.subarray(
+              (c + offset) * height * width,
+              (c + offset + 1) * height * width,
+            );
+            for (let i = 0; i < height; i++) {
+              for (let j = 0; j < width; j++) {
+                out[i * width + j] = source[(i + this.padTop) * cols + j + this.padLeft] * scale;
+              }
             }
           }
         }
@@ -82,25 +116,53 @@ export class PhaseRetrievalOperator implements Operator {
     );
   }
 
-  /** z = F P x for channel c, orthonormal, in natural (unshifted) frequency order. */
-  private spectrum(src: Float32Array, c: number): { re: Float64Array; im: Float64Array } {
-    const [, height, width] = this.inputShape;
+  /**
+   * z = F P x for channel c and, when it exists, channel c + 1: orthonormal, natural
+   * (unshifted) frequency order. Both real channels go through one complex transform,
+   * x_c + i x_{c+1}, and are separated with Z_c[k] = (F[k] + conj(F[-k])) / 2 and
+   * Z_{c+1}[k] = (F[k] - conj(F[-k])) / 2i.
+   */
+  private spectra(src: Float32Array, c: number): { re: Float64Array; im: Float64Array }[] {
+    const [channels, height, width] = this.inputShape;
     const [, rows, cols] = this.outputShape;
-    const re = new Float64Array(rows * cols);
-    const im = new Float64Array(rows * cols);
-    const plane = src.subarray(c * height * width, (c + 1) * height * width);
+    const plane = rows * cols;
+    const paired = c + 1 < channels;
+    const re = new Float64Array(plane);
+    const im = new Float64Array(plane);
+    const first = src.subarray(c * height * width, (c + 1) * height * width);
+    const second = paired
+      ? src.subarray((c + 1) * height * width, (c + 2) * height * width)
+      : undefined;
     for (let i = 0; i < height; i++) {
       for (let j = 0; j < width; j++) {
-        re[(i + this.padTop) * cols + j + this.padLeft] = plane[i * width + j];
+        const k = (i + this.padTop) * cols + j + this.padLeft;
+        re[k] = first[i * width + j];
+        if (second !== undefined) im[k] = second[i * width + j];
       }
     }
-    fft2d(re, im, rows, cols, false);
-    const scale = 1 / Math.sqrt(rows * cols);
-    for (let k = 0; k < re.length; k++) {
-      re[k] *= scale;
-      im[k] *= scale;
+    fft2d(re, im, rows, cols, false, this.padTop, this.padTop + height);
+    const scale = 1 / Math.sqrt(plane);
+    if (!paired) {
+      for (let k = 0; k < plane; k++) {
+        re[k] *= scale;
+        im[k] *= scale;
+      }
+      return [{ re, im }];
     }
-    return { re, im };
+    const a = { re: new Float64Array(plane), im: new Float64Array(plane) };
+    const b = { re: new Float64Array(plane), im: new Float64Array(plane) };
+    for (let r = 0; r < rows; r++) {
+      const mirrorRow = (rows - r) % rows;
+      for (let q = 0; q < cols; q++) {
+        const k = r * cols + q;
+        const mirror = mirrorRow * cols + ((cols - q) % cols);
+        a.re[k] = ((re[k] + re[mirror]) / 2) * scale;
+        a.im[k] = ((im[k] - im[mirror]) / 2) * scale;
+        b.re[k] = ((im[k] + im[mirror]) / 2) * scale;
+        b.im[k] = ((re[mirror] - re[k]) / 2) * scale;
+      }
+    }
+    return [a, b];
   }
 
   /** Output position of natural-order frequency index k (row-major), shifted or not. */
