@@ -9,6 +9,7 @@ import {
   type CellRecordInput,
   cellKey,
   LocalBlobStore,
+  listLocationRecords,
   openResultStore,
   parseConfig,
   parseConfigText,
@@ -243,6 +244,25 @@ output: { location: ${root} }
       env: { token: "Bearer [redacted]" },
       config: { output: { s3: { credentials: "[redacted]" } } },
     });
+  });
+
+  it("lists the records of every run in a location", async () => {
+    const { blobs } = await tempStore();
+    const first = new ResultStore(blobs, "run-a");
+    const second = new ResultStore(blobs, "run-b");
+    await first.writeCell(cellId(1), [{ name: "output.png", body: "x" }], record());
+    await first.writeCell(cellId(2), [], record("failed"));
+    await second.writeCell(cellId(3), [], record());
+    await blobs.put("notes/readme.txt", "not a record");
+    const byRun = await listLocationRecords(blobs);
+    expect([...byRun.keys()].sort()).toEqual(["run-a", "run-b"]);
+    expect(
+      byRun
+        .get("run-a")
+        ?.map((item) => item.cellId)
+        .sort(),
+    ).toEqual([cellId(1), cellId(2)].sort());
+    expect(byRun.get("run-b")?.map((item) => item.status)).toEqual(["ok"]);
   });
 
   it("rejects invalid run names and cell ids", async () => {

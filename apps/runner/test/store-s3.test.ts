@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   type BlobStore,
   type CellRecordInput,
+  listLocationRecords,
   openResultStore,
   parseConfig,
   parseConfigText,
@@ -382,6 +383,9 @@ output:
     });
     expect(records).toHaveLength(7);
     expect(invalid).toEqual([`run-5/cells/${cellId(99).slice(0, 16)}/record.json: not valid JSON`]);
+    const byRun = await listLocationRecords(store.blobs);
+    expect([...byRun.keys()]).toEqual(["run-5"]);
+    expect(byRun.get("run-5")).toHaveLength(7);
     client.destroy();
   });
 });

@@ -12,6 +12,8 @@ export {
 export {
   type Artifact,
   cellKey,
+  type ListRecordsOptions,
+  listLocationRecords,
   RECORD_FILE,
   type RecordState,
   ResultStore,

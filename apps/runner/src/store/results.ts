@@ -184,35 +184,12 @@ export class ResultStore {
   }
 
   /**
-   * Every record of the run, listed through the store (paginated on S3) and read
-   * `concurrency` at once. Invalid records go to `onInvalid` and are skipped.
+   * Reads every record of the run, listed through the store (paginated on S3), with
+   * `concurrency` reads at once. Invalid records go to `onInvalid` and are skipped.
    */
-  async listRecords(
-    options: { concurrency?: number; onInvalid?: (key: string, reason: string) => void } = {},
-  ): Promise<CellRecord[]> {
-    const keys: string[] = [];
-    for await (const key of this.blobs.list(`${this.run}/cells/`)) {
-      if (key.endsWith(`/${RECORD_FILE}`)) keys.push(key);
-    }
-    keys.sort();
-    const states = await mapLimit(keys, options.concurrency ?? 16, async (key) => {
-      const bytes = await this.blobs.get(key);
-      const folderKey = key.split("/").at(-2) ?? "";
-      const state: RecordState = bytes ? recordState(bytes, undefined) : { state: "missing" };
-      if (state.state === "invalid" || state.state === "missing") {
-        options.onInvalid?.(
-          key,
-          state.state === "invalid" ? state.reason : "disappeared while listing",
-        );
-        return undefined;
-      }
-      if (cellKey(state.record.cellId) !== folderKey) {
-        options.onInvalid?.(key, `record of cell ${state.record.cellId} stored under ${folderKey}`);
-        return undefined;
-      }
-      return state.record;
-    });
-    return states.filter((record): record is CellRecord => record !== undefined);
+  async listRecords(options: ListRecordsOptions = {}): Promise<CellRecord[]> {
+    const found = await readRecords(this.blobs, `${this.run}/cells/`, options);
+    return found.map(({ record }) => record);
   }
 
   /** Ids of cells with an "ok" record. */
@@ -222,6 +199,64 @@ export class ResultStore {
       records.filter((record) => record.status === "ok").map((record) => record.cellId),
     );
   }
+}
+
+export interface ListRecordsOptions {
+  concurrency?: number;
+  onInvalid?: (key: string, reason: string) => void;
+}
+
+/** Matches `<run>/cells/<key>/record.json`. */
+const RECORD_KEY = /^([A-Za-z0-9][A-Za-z0-9._-]*)\/cells\/([0-9a-f]{16})\/record\.json$/;
+
+/**
+ * Lists and reads every cell record under `prefix`, skipping temporary and foreign keys.
+ * A record that fails to parse, or whose cell id does not match its folder, goes to
+ * `onInvalid` instead of the result.
+ */
+async function readRecords(
+  blobs: BlobStore,
+  prefix: string,
+  options: ListRecordsOptions,
+): Promise<{ run: string; record: CellRecord }[]> {
+  const keys: string[] = [];
+  for await (const key of blobs.list(prefix)) {
+    if (RECORD_KEY.test(key)) keys.push(key);
+  }
+  keys.sort();
+  const records = await mapLimit(keys, options.concurrency ?? 16, async (key) => {
+    const bytes = await blobs.get(key);
+    const [, run, folderKey] = RECORD_KEY.exec(key) ?? ["", "", ""];
+    const state: RecordState = bytes ? recordState(bytes, undefined) : { state: "missing" };
+    if (state.state === "invalid" || state.state === "missing") {
+      const reason = state.state === "invalid" ? state.reason : "disappeared while listing";
+      options.onInvalid?.(key, reason);
+      return undefined;
+    }
+    if (cellKey(state.record.cellId) !== folderKey) {
+      options.onInvalid?.(key, `record of cell ${state.record.cellId} stored under ${folderKey}`);
+      return undefined;
+    }
+    return { run, record: state.record };
+  });
+  return records.filter((found) => found !== undefined);
+}
+
+/**
+ * Reads every cell record of every run in a location, for aggregation across runs and
+ * shards. Records are grouped by the run folder they were found in.
+ */
+export async function listLocationRecords(
+  blobs: BlobStore,
+  options: ListRecordsOptions = {},
+): Promise<Map<string, CellRecord[]>> {
+  const byRun = new Map<string, CellRecord[]>();
+  for (const { run, record } of await readRecords(blobs, "", options)) {
+    const list = byRun.get(run) ?? [];
+    list.push(record);
+    byRun.set(run, list);
+  }
+  return byRun;
 }
 
 /** Returns the store key of a cell id: its first 16 hex digits. */
