@@ -56,6 +56,8 @@ interface Coefficients {
   invStd: string;
   gainStd: string;
   logConstants: string;
+  /** VJP graph only: V_k^T as [K, 192, 192], mu_k as [K, 1, 192], alpha l / D [N, 1, K, d], alpha / sigma^2 [N, 1, 1]. */
+  vjp?: { eigenvectorsT: string; meansColumn: string; gain: string; spread: string };
 }
 
 /**
@@ -67,17 +69,19 @@ interface Coefficients {
  * D = alpha^2 l_k + sigma^2:
  *   w_k = softmax_k(log pi_k - sum log D / 2 - sum z^2 / D / 2),
  *   x0Hat = sum_k w_k (mu_k + V_k (alpha l_k / D * z)),
- * the exact posterior mean under the mixture. The Jacobian of one patch is
- *   J = sum_k w_k V_k diag(alpha l_k / D) V_k^T + sum_k w_k E_k (b_k - sum_j w_j b_j)^T
- * with b_k = -V_k (z / D), the gradient of log N_k; it equals (alpha / sigma^2) times the
- * posterior covariance, so J g is also J^T g. The graph evaluates
- *   J g = sum_k w_k c_k mu_k + sum_k V_k (w_k alpha l_k / D (V_k^T g + c_k z)),
- * c_k = b_k . g - sum_j w_j b_j . g, using sum_k w_k c_k = 0; no factor 1 / sigma^2 appears.
+ * the exact posterior mean under the mixture. Its Jacobian is (alpha / sigma^2) times the
+ * posterior covariance, symmetric, so the VJP graph evaluates J g = J^T g as
+ *   J g = sum_k V_k diag(w_k alpha l_k / D) V_k^T g
+ *       + (alpha / sigma^2) sum_k w_k (E_k - x0Hat) ((E_k - x0Hat) . g)
+ * with E_k = mu_k + V_k (alpha l_k / D * z), each component's posterior mean. The
+ * differences E_k - x0Hat keep float32 accurate at small alpha, where the equivalent form
+ * with score differences cancels. sigma^2 is floored at 1e-30 so that sigma = 0 gives
+ * finite values; the VJP is meant for sigma > 0.
  *
  * Layout: Transpose and GatherND with per-item row and column indices pad the image
  * circularly and apply the shift; a Conv with 192 one-hot 3 x 8 x 8 kernels at the stride
  * extracts the patches; a Scan loop runs the mixture on chunks of patches (two large
- * MatMuls per chunk, four with the VJP); ConvTranspose with the same kernels, a fold of
+ * MatMuls per chunk, four of the same size with the VJP); ConvTranspose with the same kernels, a fold of
  * the wrapped rows and columns and the inverse GatherND put the patches back, and the
  * result is divided by the overlap count.
  */
@@ -99,7 +103,7 @@ export function patchDenoiserGraph(
   if (vjp) graph.input(io.g, "float32", imageDims);
 
   const tiling = tilingIndices(ops, stride);
-  const coefficients = mixtureCoefficients(ops, params);
+  const coefficients = mixtureCoefficients(ops, params, vjp);
   const kernels = oneHotKernels(ops);
 
   // 1. Patches [N, P, 192] of x_t (and g) on the shifted circular grid.
@@ -322,7 +326,7 @@ function unchunkPatches(ops: GraphOps, chunks: string, chunked: ChunkedPatches):
  * batch item, shaped [N, 1, K, 192]: alpha V_k^T mu_k, 1 / sqrt(D) and alpha l_k / sqrt(D);
  * and [N, 1, K]: log pi_k - sum log D / 2.
  */
-function mixtureCoefficients(ops: GraphOps, params: PatchPriorParams): Coefficients {
+function mixtureCoefficients(ops: GraphOps, params: PatchPriorParams, vjp: boolean): Coefficients {
   const k = params.components;
   const d = PATCH_DIM;
   const vcatData = new Float32Array(d * k * d);
@@ -358,7 +362,7 @@ function mixtureCoefficients(ops: GraphOps, params: PatchPriorParams): Coefficie
   const logDet = ops.op("ReduceSum", [ops.op("Log", [variance]), ops.int64([3])], {
     keepdims: { int: 0 },
   });
-  return {
+  const coefficients: Coefficients = {
     vcat,
     vcatT,
     means,
@@ -367,6 +371,18 @@ function mixtureCoefficients(ops: GraphOps, params: PatchPriorParams): Coefficie
     gainStd: ops.op("Mul", [ops.op("Mul", [lambda, alpha]), invStd]),
     logConstants: ops.op("Sub", [logWeights, ops.op("Mul", [logDet, ops.float32([0.5], [])])]),
   };
+  if (!vjp) return coefficients;
+
+  // [192, K 192] -> [192, K, 192] -> [K, 192 (j), 192 (i)] holds V_k[i][j] at [k][j][i].
+  const blocks = ops.op("Reshape", [vcat, ops.int64([d, k, d])]);
+  const sigma2 = ops.op("Max", [ops.op("Mul", [sigma, sigma]), ops.float32([1e-30], [])]);
+  coefficients.vjp = {
+    eigenvectorsT: ops.op("Transpose", [blocks], { perm: { ints: [1, 2, 0] } }),
+    meansColumn: ops.op("Reshape", [means, ops.int64([k, 1, d])]),
+    gain: ops.op("Div", [ops.op("Mul", [lambda, alpha]), variance]),
+    spread: ops.op("Reshape", [ops.op("Div", [alpha, sigma2]), ops.int64([-1, 1, 1])]),
+  };
+  return coefficients;
 }
 
 /**
@@ -396,30 +412,52 @@ function mixtureBody(components: number, co: Coefficients, vjp: boolean): GraphO
   ]);
   const w = flushTiny(ops, ops.op("Softmax", [logits], { axis: { int: -1 } }));
   const wColumn = ops.op("Unsqueeze", [w, lastAxis]);
-  const weightedGain = ops.op("Mul", [co.gainStd, wColumn]);
-  const x0 = ops.op("Add", [
-    ops.op("MatMul", [w, co.means]),
-    backProject(ops.op("Mul", [zs, weightedGain])),
+  if (g === undefined || co.vjp === undefined) {
+    // x0Hat = sum_k w_k mu_k + sum_k V_k (w_k alpha l_k / sqrt(D) zs), one concatenated product.
+    const weightedGain = ops.op("Mul", [co.gainStd, wColumn]);
+    const x0 = ops.op("Add", [
+      ops.op("MatMul", [w, co.means]),
+      backProject(ops.op("Mul", [zs, weightedGain])),
+    ]);
+    graph.node("Identity", [x0], ["step_x0"]);
+    graph.output("step_x0", "float32", rowsDims);
+    return graph.toModel().graph as GraphObject;
+  }
+
+  // E_k [N, K, c, 192] for every component, then x0Hat = sum_k w_k E_k.
+  const coordinates = ops.op("Transpose", [ops.op("Mul", [zs, co.gainStd])], {
+    perm: { ints: [0, 2, 1, 3] },
+  });
+  const componentMeans = ops.op("Add", [
+    ops.op("MatMul", [coordinates, co.vjp.eigenvectorsT]),
+    co.vjp.meansColumn,
   ]);
+  const wByComponent = ops.op("Unsqueeze", [
+    ops.op("Transpose", [w], { perm: { ints: [0, 2, 1] } }),
+    lastAxis,
+  ]);
+  const componentAxis = ops.int64([1]);
+  const x0 = ops.op("ReduceSum", [ops.op("Mul", [componentMeans, wByComponent]), componentAxis], {
+    keepdims: { int: 0 },
+  });
   graph.node("Identity", [x0], ["step_x0"]);
   graph.output("step_x0", "float32", rowsDims);
-  if (g === undefined) return graph.toModel().graph as GraphObject;
 
-  // gs = V^T g / sqrt(D); b_k . g = -sum zs gs; c_k = b_k . g - sum_j w_j b_j . g.
-  const gs = ops.op("Mul", [project(g), co.invStd]);
-  const bg = ops.op("Neg", [
-    ops.op("ReduceSum", [ops.op("Mul", [zs, gs]), lastAxis], { keepdims: { int: 0 } }),
-  ]);
-  const mean = ops.op("ReduceSum", [ops.op("Mul", [w, bg]), ops.int64([2])], {
-    keepdims: { int: 1 },
-  });
-  const c = ops.op("Sub", [bg, mean]);
-  const cColumn = ops.op("Unsqueeze", [c, lastAxis]);
-  const inner = ops.op("Add", [gs, ops.op("Mul", [zs, cColumn])]);
-  const jg = ops.op("Add", [
-    ops.op("MatMul", [ops.op("Mul", [w, c]), co.means]),
-    backProject(ops.op("Mul", [inner, weightedGain])),
-  ]);
+  // Within components: sum_k V_k (w_k alpha l_k / D * V_k^T g).
+  const within = backProject(ops.op("Mul", [project(g), ops.op("Mul", [co.vjp.gain, wColumn])]));
+  // Between components: (alpha / sigma^2) sum_k w_k (E_k - x0Hat) ((E_k - x0Hat) . g).
+  const deviation = ops.op("Sub", [componentMeans, ops.op("Unsqueeze", [x0, componentAxis])]);
+  const along = ops.op(
+    "ReduceSum",
+    [ops.op("Mul", [deviation, ops.op("Unsqueeze", [g, componentAxis])]), lastAxis],
+    { keepdims: { int: 1 } },
+  );
+  const between = ops.op(
+    "ReduceSum",
+    [ops.op("Mul", [deviation, ops.op("Mul", [along, wByComponent])]), componentAxis],
+    { keepdims: { int: 0 } },
+  );
+  const jg = ops.op("Add", [within, ops.op("Mul", [between, co.vjp.spread])]);
   graph.node("Identity", [jg], ["step_jg"]);
   graph.output("step_jg", "float32", rowsDims);
   return graph.toModel().graph as GraphObject;

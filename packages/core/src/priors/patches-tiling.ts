@@ -36,18 +36,15 @@ export function checkTiledSize(height: number, width: number, stride: number): v
       received: stride,
     });
   }
-  const valid = (side: number) =>
-    Number.isInteger(side) && side >= PATCH_SIZE && side % stride === 0;
+  // A side of 4 at stride 4 is valid: the one patch row wraps and covers each row twice.
+  const valid = (side: number) => Number.isInteger(side) && side >= stride && side % stride === 0;
   if (!valid(height) || !valid(width)) {
-    throw new TweedieError(
-      `image sides must be multiples of the patch stride ${stride}, at least ${PATCH_SIZE}`,
-      {
-        code: "shape_mismatch",
-        path: ["x_t"],
-        expected: `height and width multiples of ${stride}, >= ${PATCH_SIZE}`,
-        received: `${height}x${width}`,
-      },
-    );
+    throw new TweedieError(`image sides must be positive multiples of the patch stride ${stride}`, {
+      code: "shape_mismatch",
+      path: ["x_t"],
+      expected: `height and width positive multiples of ${stride}`,
+      received: `${height}x${width}`,
+    });
   }
 }
 
