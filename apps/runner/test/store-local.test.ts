@@ -141,6 +141,26 @@ describe("ResultStore", () => {
     expect(await store.isDone(cellId(1), { verifyFiles: true })).toBe(false);
   });
 
+  it("settles every upload before reporting a failed cell", async () => {
+    const { blobs } = await tempStore();
+    const store = new ResultStore(blobs, "run");
+    const slow = async () => {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return Buffer.from("slow");
+    };
+    const failing = async (): Promise<Buffer> => {
+      throw new Error("encoder crashed");
+    };
+    const artifacts = [
+      { name: "reference.png", body: slow },
+      { name: "output.png", body: failing },
+    ];
+    await expect(store.writeCell(cellId(5), artifacts, record())).rejects.toThrow("cannot write");
+    const folder = `run/cells/${cellKey(cellId(5))}`;
+    expect(await blobs.exists(`${folder}/reference.png`)).toBe(true);
+    expect(await blobs.exists(`${folder}/record.json`)).toBe(false);
+  });
+
   it("rejects a cell file named like the record", async () => {
     const { blobs } = await tempStore();
     const store = new ResultStore(blobs, "run");

@@ -1,8 +1,10 @@
 import { createHash, randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
 import { inspect } from "node:util";
 import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { renderError } from "@tweedie/core";
+import sharp from "sharp";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import {
   type BlobStore,
@@ -276,6 +278,18 @@ describe("S3 result store", () => {
     expect(back.equals(Buffer.concat(chunks))).toBe(true);
     blobs.destroy();
   }, 30_000);
+
+  it("uploads a PNG piped from sharp", async () => {
+    const bucket = await createBucket();
+    const blobs = s3Store(bucket);
+    const fixture = fileURLToPath(new URL("./fixtures/images/gray8.png", import.meta.url));
+    await blobs.put("piped/output.png", () => sharp(fixture).png({ compressionLevel: 9 }));
+    const stored = await blobs.get("piped/output.png");
+    const meta = await sharp(Buffer.from(stored ?? [])).metadata();
+    expect(meta.format).toBe("png");
+    expect([meta.width, meta.height]).toEqual([64, 48]);
+    blobs.destroy();
+  });
 
   it("works with servers that reject checksum headers by default", async () => {
     const proxy = await startChecksumRejectingProxy(server.port);

@@ -92,7 +92,11 @@ export function hashFile(file: string): Promise<string> {
   });
 }
 
-/** Runs `task` over `inputs` with at most `limit` in flight; results keep input order. */
+/**
+ * Runs `task` over `inputs` with at most `limit` in flight; results keep input order.
+ * After a failure no new task starts, and the first error is thrown only once every
+ * running task has settled, so nothing is still writing when the caller sees it.
+ */
 export async function mapLimit<T, R>(
   inputs: readonly T[],
   limit: number,
@@ -100,13 +104,21 @@ export async function mapLimit<T, R>(
 ): Promise<R[]> {
   const results = new Array<R>(inputs.length);
   let next = 0;
+  let failed = false;
   const workers = Array.from({ length: Math.min(limit, inputs.length) }, async () => {
-    while (next < inputs.length) {
+    while (next < inputs.length && !failed) {
       const index = next++;
-      results[index] = await task(inputs[index], index);
+      try {
+        results[index] = await task(inputs[index], index);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
     }
   });
-  await Promise.all(workers);
+  const outcomes = await Promise.allSettled(workers);
+  const rejected = outcomes.find((outcome) => outcome.status === "rejected");
+  if (rejected) throw (rejected as PromiseRejectedResult).reason;
   return results;
 }
 
