@@ -47,3 +47,17 @@ export type { CodecLayout, DenoiserLayout, GraphSignature } from "./signature.js
 export { checkCodecSignature, checkDenoiserSignature, signatureFromModel } from "./signature.js";
 export type { OnnxDim, OnnxDtype, OnnxTensor, OnnxValueInfo } from "./types.js";
 export { dimsSize, ONNX_DTYPES } from "./types.js";
+export type { AdmCheckpoint, AdmCheckpointId, AdmManifestOptions } from "./adm.js";
+export { ADM_CHECKPOINTS, ADM_IO, admManifest } from "./adm.js";
+export type { LoadDiffusersOptions } from "./diffusers.js";
+export { loadDiffusersPackage } from "./diffusers.js";
+export type { DiffusersFamily, DiffusersLayout, DiffusersVae } from "./diffusers-layout.js";
+export { isDiffusersFolder, MODEL_INDEX_FILE, readDiffusersLayout } from "./diffusers-layout.js";
+export type { DiffusersModel, DiffusersSettings } from "./diffusers-model.js";
+export { packLatents, unpackLatents } from "./diffusers-model.js";
+export type { DiffusersScheduler, DynamicShifting } from "./diffusers-scheduler.js";
+export { dynamicShift, parseSchedulerConfig } from "./diffusers-scheduler.js";
+export type { TextConditionerParts, TextConditioningKind, TextEmbedding, TextEncoderPart } from "./text-encoder.js";
+export { TextConditioner } from "./text-encoder.js";
+export type { TextTokenizer } from "./text-tokenizer.js";
+export { loadTokenizer } from "./text-tokenizer.js";
