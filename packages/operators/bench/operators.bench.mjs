@@ -10,8 +10,10 @@ import { fileURLToPath } from "node:url";
 import { createRng, operatorVjp } from "@tweedie/core";
 import { buildOperator } from "../dist/index.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const output = resolve(process.argv[2] ?? resolve(here, "../../../bench-results/operators.json"));
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const output = resolve(
+  process.argv[2] ?? resolve(benchDir, "../../../bench-results/operators.json"),
+);
 
 const specs = [
   { kind: "identity" },

@@ -1,7 +1,7 @@
 import { createRng, type Operator, poisson, type Rng, type RngSeed, Tensor } from "@tweedie/core";
 import { type NoiseSpecValue, noiseSpecSchema, parseSpec } from "./spec.js";
 
-/** What a noise draw did, stored with the measurement. */
+/** Record of one noise draw, stored with the measurement. */
 export interface NoiseRecord {
   readonly spec: NoiseSpecValue;
   /** Gaussian standard deviation applied on [-1, 1], where the tensors live. */
@@ -28,8 +28,8 @@ export function parseNoiseSpec(input: unknown): NoiseSpecValue {
 }
 
 /**
- * The noise stream of one image: the root stream of `seed` split by "noise" and the
- * image key, so every image of a run gets its own noise whatever order it is run in.
+ * Returns the noise stream of one image: the root stream of `seed` split by "noise" and
+ * the image key. Every image of a run gets its own noise, whatever order it runs in.
  */
 export function noiseRng(seed: RngSeed, imageKey: string): Rng {
   return createRng(seed).split("noise", imageKey);
@@ -42,7 +42,7 @@ export function noiseRng(seed: RngSeed, imageKey: string): Rng {
  *   deviation sigma when the image is mapped back to [0, 1].
  * - poisson (DPS): u = (y + 1) / 2 clipped to [0, 1], k ~ Poisson(255 rate u), then
  *   2 k / (255 rate) - 1 clipped to [-1, 1]. Intensities outside [0, 1] are clipped
- *   before sampling and counted in the record; the sampler never sees a negative rate.
+ *   before sampling and counted in the record, so no negative rate reaches the sampler.
  */
 export function addNoise(clean: Tensor, spec: unknown, rng: Rng): NoisyMeasurement {
   const parsed = parseNoiseSpec(spec);

@@ -46,9 +46,9 @@ export const gaussianBlurSpecSchema = z.strictObject({
 });
 
 /**
- * Motion blur with a random-trajectory kernel drawn once from `seed`. `kernel` holds the
- * size x size kernel row-major; when present it is used as given and the seed is only a
- * record of where it came from.
+ * Motion blur with a random-trajectory kernel drawn once from `seed`. `kernel` contains
+ * the size x size kernel row-major. When present it is used as given, and the seed only
+ * records where it came from.
  */
 export const motionBlurSpecSchema = z.strictObject({
   kind: z.literal("motion-blur"),
@@ -220,21 +220,21 @@ export const noiseSpecSchema = z.discriminatedUnion("kind", [
 export type NoiseSpecValue = z.output<typeof noiseSpecSchema>;
 
 /** Parses `input` with `schema`, turning the first zod issue into a TweedieError. */
-export function parseSpec<T>(schema: z.ZodType<T, unknown>, input: unknown, what: string): T {
+export function parseSpec<T>(schema: z.ZodType<T, unknown>, input: unknown, specName: string): T {
   const result = schema.safeParse(input);
   if (result.success) return result.data;
-  throw specError(result.error.issues, input, what);
+  throw specError(result.error.issues, input, specName);
 }
 
 function specError(
   issues: readonly z.core.$ZodIssue[],
   input: unknown,
-  what: string,
+  specName: string,
 ): TweedieError {
   const issue = issues[0];
   const path = issue.path.map((part) => (typeof part === "symbol" ? String(part) : part));
   const received = valueAt(input, path);
-  const field = path.length === 0 ? what : `${what} field ${path.join(".")}`;
+  const field = path.length === 0 ? specName : `${specName} field ${path.join(".")}`;
   if (issue.code === "invalid_union") {
     const { discriminator, options } = issue as { discriminator?: string; options?: unknown[] };
     if (discriminator !== undefined && options !== undefined) {
@@ -242,13 +242,13 @@ function specError(
       const value = valueAt(input, fullPath);
       const expected = `one of ${options.map((option) => JSON.stringify(option)).join(", ")}`;
       if (value === undefined) {
-        return new TweedieError(`${what} field ${fullPath.join(".")} is missing`, {
+        return new TweedieError(`${specName} field ${fullPath.join(".")} is missing`, {
           code: "missing",
           path: fullPath,
           expected,
         });
       }
-      return new TweedieError(`${what} field ${fullPath.join(".")} has an unknown value`, {
+      return new TweedieError(`${specName} field ${fullPath.join(".")} has an unknown value`, {
         code: "invalid_value",
         path: fullPath,
         expected,
@@ -264,7 +264,7 @@ function specError(
     });
   }
   if (issue.code === "unrecognized_keys") {
-    const where = path.length === 0 ? what : `${what} field ${path.join(".")}`;
+    const where = path.length === 0 ? specName : `${specName} field ${path.join(".")}`;
     return new TweedieError(`${where} has unknown field ${issue.keys.join(", ")}`, {
       code: "invalid_value",
       path: [...path, ...issue.keys],

@@ -20,7 +20,7 @@ function reflect(i: number, n: number): number {
   return i;
 }
 
-/** The x4 resize of a 1-D signal written out from the published taps. */
+/** Resizes a 1-D signal by 4 with the published taps, written out by hand. */
 function resizeByTaps(signal: readonly number[]): number[] {
   const out: number[] = [];
   for (let j = 0; j < signal.length / 4; j++) {
@@ -42,6 +42,12 @@ describe("sr-bicubic x4 against the published taps", () => {
     TAPS.forEach((w, k) => {
       expect(row.values[start + k]).toBeCloseTo(w, 5);
     });
+  });
+
+  it("uses 48 taps per output at scale 12", () => {
+    const matrix = bicubicDownscaleMatrix(768, 12);
+    expect(matrix.rowStart[11] - matrix.rowStart[10]).toBe(48);
+    expect(matrix.colIndex[matrix.rowStart[10]]).toBe(12 * 10 - 18);
   });
 
   it("resizes a separable ramp x delta image", () => {

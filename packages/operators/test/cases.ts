@@ -136,7 +136,7 @@ export const operatorCases: readonly OperatorCase[] = [
 
 const built = new Map<string, Operator>();
 
-/** The operator of a case, built once per test file. */
+/** Builds the operator of a case once per test file. */
 export function operatorOf(c: OperatorCase): Operator {
   let op = built.get(c.name);
   if (op === undefined) {

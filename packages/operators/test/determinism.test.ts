@@ -24,10 +24,10 @@ describe.each(operatorCases)("$name", (c) => {
   });
 
   it("maps a batch image by image", () => {
-    const x = randomTensor([3, ...op.inputShape], c.name, "batch");
+    const x = randomTensor([2, ...op.inputShape], c.name, "batch");
     const batched = op.forward(x);
     const single = op.forward(x.item(1).reshape(op.inputShape));
-    expect(batched.shape).toEqual([3, ...op.outputShape]);
+    expect(batched.shape).toEqual([2, ...op.outputShape]);
     expect(single.shape).toEqual(op.outputShape);
     expect(Array.from(batched.item(1).data)).toEqual(Array.from(single.data));
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { fft2d, fftPlan, nextFastSize } from "../src/math/fft.js";
 
-/** The DFT by its definition, in float64. */
+/** Computes the DFT from its definition, in float64. */
 function naiveDft(re: Float64Array, im: Float64Array, inverse: boolean) {
   const n = re.length;
   const outRe = new Float64Array(n);

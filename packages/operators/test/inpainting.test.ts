@@ -7,7 +7,8 @@ function missingCount(op: InpaintingOperator): number {
 }
 
 describe("inpainting box", () => {
-  it("places a 128 x 128 box with its corner on [16, 111]^2 at 256 x 256", () => {
+  it("places the DPS box at 256 x 256", () => {
+    // A 128 x 128 box with its top-left corner on [16, 111]^2.
     const corners = new Set<string>();
     for (let seed = 0; seed < 40; seed++) {
       const op = buildOperator(
@@ -106,7 +107,7 @@ describe("inpainting given mask", () => {
     [0, 1, 1],
   ];
 
-  it("keeps pixels where the mask is 1 and zeroes them where it is 0", () => {
+  it("keeps only observed pixels", () => {
     const op = buildOperator(
       { kind: "inpainting", pattern: "mask", mask },
       { imageShape: [2, 2, 3] },

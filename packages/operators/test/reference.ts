@@ -6,7 +6,7 @@ export function fixture<T>(name: string): T {
   return JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), "utf8")) as T;
 }
 
-/** The closed-form test image x[c, i, j] = sin(0.7 i + 1.3 j + c) of the reference scripts. */
+/** Builds the reference scripts' test image x[c, i, j] = sin(0.7 i + 1.3 j + c). */
 export function sineImage(shape: readonly number[]): Tensor {
   const [channels, height, width] = shape;
   const data = new Float32Array(channels * height * width);

@@ -157,9 +157,9 @@ function rasterise(points: readonly (readonly [number, number])[], canvas: numbe
 /**
  * Step 5b: PIL's GaussianBlur, an extended box blur (Gwosdek et al., 2011) of three
  * passes per axis that approximates a Gaussian of standard deviation `sigma`. Each pass
- * sums 2l + 1 pixels plus a fractional weight on the next pixel each side, extends the
- * edge pixels past the border, and rounds to 8 bits with PIL's 24-bit fixed-point
- * weights (Pillow 9.4); rows first, then columns.
+ * sums 2l + 1 pixels plus a fractional weight on the next pixel each side and extends the
+ * edge pixels past the border. It rounds to 8 bits with the 24-bit fixed-point weights of
+ * Pillow 9.4. Rows go first, then columns.
  */
 function boxGaussianBlur(image: Float64Array, n: number, sigma: number): Float64Array {
   const passes = 3;
@@ -169,10 +169,13 @@ function boxGaussianBlur(image: Float64Array, n: number, sigma: number): Float64
   const fraction =
     ((2 * l + 1) * (l * (l + 1) - 3 * variance)) / (6 * (variance - (l + 1) * (l + 1)));
   const radius = l + fraction;
-  const one = 2 ** 24;
-  // PIL computes this weight in float32 before truncating it to an integer.
-  const inner = Math.trunc(Math.fround(one / Math.fround(2 * radius + 1)));
-  const edge = Math.floor((one - (2 * l + 1) * inner) / 2);
+
+  // Weights in 24-bit fixed point. PIL computes the inner weight in float32 before
+  // truncating it to an integer.
+  const fixedOne = 2 ** 24;
+  const inner = Math.trunc(Math.fround(fixedOne / Math.fround(2 * radius + 1)));
+  const edge = Math.floor((fixedOne - (2 * l + 1) * inner) / 2);
+
   const reach = l + 1;
   const padded = new Float64Array(n + 2 * reach);
   let current = image;
@@ -190,10 +193,8 @@ function boxGaussianBlur(image: Float64Array, n: number, sigma: number): Float64
           let bulk = 0;
           for (let t = p + 1; t <= p + 2 * l + 1; t++) bulk += padded[t];
           const sides = padded[p] + padded[p + 2 * reach];
-          next[base + p * step] = Math.min(
-            255,
-            Math.floor((bulk * inner + sides * edge + one / 2) / one),
-          );
+          const sum = bulk * inner + sides * edge + fixedOne / 2;
+          next[base + p * step] = Math.min(255, Math.floor(sum / fixedOne));
         }
       }
       current = next;
@@ -210,10 +211,10 @@ function lanczos3(x: number): number {
 }
 
 /**
- * Downscales an n x n 8-bit image by 2 with PIL's antialiased Lanczos-3 resampling
- * (Pillow 9.4): support 6 input pixels each side of the centre, taps clipped at the
- * border and renormalised, weights rounded to 22-bit fixed point, horizontal pass first,
- * each pass rounded and clipped to 8 bits.
+ * Downscales an n x n 8-bit image by 2 with PIL's antialiased Lanczos-3 resampling, as
+ * Pillow 9.4 does it. Each output reads the inputs within 6 pixels of its centre, with
+ * taps clipped at the border and renormalised. Weights are rounded to 22-bit fixed point,
+ * the horizontal pass runs first, and each pass is rounded and clipped to 8 bits.
  */
 function lanczosHalve(image: Float64Array, n: number): Float64Array {
   const m = n / 2;
@@ -232,8 +233,11 @@ function lanczosHalve(image: Float64Array, n: number): Float64Array {
     });
     weights.push({ first, taps: fixed });
   }
-  const clip8 = (sum: number) =>
-    sum <= 0 ? 0 : sum >= 255 * precision ? 255 : Math.floor(sum / precision);
+  const clip8 = (sum: number) => {
+    if (sum <= 0) return 0;
+    if (sum >= 255 * precision) return 255;
+    return Math.floor(sum / precision);
+  };
   const horizontal = new Float64Array(n * m);
   for (let r = 0; r < n; r++) {
     for (let j = 0; j < m; j++) {

@@ -3,12 +3,12 @@ import { reflectIndex } from "./reflect.js";
 
 /**
  * 2-D correlation of every channel with one dense k x k kernel (k odd) over the image
- * extended by PyTorch "reflect" padding of (k - 1) / 2, output the size of the input: the
- * DPS blur, ReflectionPad2d followed by a depthwise Conv2d. It runs through FFTs of a
- * 5-smooth size at least H + k - 1 by W + k - 1, which is large enough that the circular
- * correlation never wraps into the kept outputs. Two real channels share one complex
- * transform (one in the real part, one in the imaginary part), which is exact because the
- * kernel is real. Arithmetic is float64.
+ * extended by PyTorch "reflect" padding of (k - 1) / 2. The output has the input's size.
+ * This is the DPS blur: ReflectionPad2d followed by a depthwise Conv2d. It runs through
+ * FFTs of a 5-smooth size of at least H + k - 1 by W + k - 1, so the circular correlation
+ * never wraps into the kept outputs. Two real channels share one complex transform, one
+ * in the real part and one in the imaginary part, which is exact because the kernel is
+ * real. Arithmetic is float64.
  */
 export class ReflectCorrelation {
   private readonly pad: number;
@@ -63,8 +63,8 @@ export class ReflectCorrelation {
   }
 
   /**
-   * The exact adjoint: full convolution of y with the kernel over the padded grid, then
-   * every padded position added onto the pixel it was reflected from.
+   * Applies the exact adjoint: full convolution of y with the kernel over the padded
+   * grid, then every padded position added onto the pixel it was reflected from.
    */
   adjoint(channels: readonly Float32Array[], outputs: readonly Float32Array[]): void {
     for (let c = 0; c < channels.length; c += 2) {

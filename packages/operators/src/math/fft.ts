@@ -17,8 +17,8 @@ export interface FftPlan {
 const plans = new Map<number, FftPlan>();
 
 /**
- * A cached plan for length `n`. Plans keep precomputed tables and scratch buffers; a
- * transform runs synchronously to the end, so two calls never share a buffer at once.
+ * Returns the cached plan for length `n`. Plans keep precomputed tables and scratch
+ * buffers. A transform runs synchronously to the end, so two calls never share a buffer.
  */
 export function fftPlan(n: number): FftPlan {
   let plan = plans.get(n);
@@ -30,9 +30,9 @@ export function fftPlan(n: number): FftPlan {
 }
 
 /**
- * A transform length >= `min` with prime factors 2, 3 and 5 only, picked by an estimated
- * cost (length times the per-sample work of its radix stages) among the candidates up to
- * the next power of two.
+ * Picks a transform length >= `min` whose prime factors are 2, 3 and 5. Among the
+ * candidates up to the next power of two it takes the lowest estimated cost: the length
+ * times the per-sample work of its radix stages.
  */
 export function nextFastSize(min: number): number {
   let best = 1;

@@ -36,7 +36,7 @@ export function symmetricEigen(
   return { values, vectors };
 }
 
-/** One Jacobi rotation that zeroes a[p][q] and a[q][p]; accumulates it into v. */
+/** Applies the Jacobi rotation that zeroes a[p][q] and a[q][p], and accumulates it into v. */
 function rotate(a: Float64Array, v: Float64Array, n: number, p: number, q: number): void {
   const apq = a[p * n + q];
   if (apq === 0) return;

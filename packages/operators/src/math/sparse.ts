@@ -73,7 +73,7 @@ export class SparseMatrix {
     return new SparseMatrix(this.cols, this.rows, rowStart, colIndex, values);
   }
 
-  /** The matrix as a dense row-major float64 array. */
+  /** Returns the matrix as a dense row-major float64 array. */
   toDense(): Float64Array {
     const out = new Float64Array(this.rows * this.cols);
     for (let i = 0; i < this.rows; i++) {
@@ -87,9 +87,9 @@ export class SparseMatrix {
 
 /**
  * Computes dst = A_h * src * A_w^T for one plane: `src` is A_h.cols x A_w.cols row-major,
- * `dst` is A_h.rows x A_w.rows. The horizontal pass runs first along contiguous rows; the
- * vertical pass forms each output row as a weighted sum of whole intermediate rows, so
- * both passes read memory in order. Sums are accumulated in float64.
+ * `dst` is A_h.rows x A_w.rows. The horizontal pass runs first, along contiguous rows.
+ * The vertical pass forms each output row as a weighted sum of whole intermediate rows,
+ * so both passes read memory in order. Sums are accumulated in float64.
  */
 export function applySeparable(
   rowsMatrix: SparseMatrix,

@@ -41,7 +41,7 @@ export class InpaintingOperator implements Operator {
     Object.freeze(this);
   }
 
-  /** A copy of the H x W mask (row-major, 1 = observed). */
+  /** Returns a copy of the H x W mask (row-major, 1 = observed). */
   maskValues(): Float32Array {
     return this.mask.slice();
   }
@@ -87,10 +87,10 @@ function buildMask(
 }
 
 /**
- * A box of zeros. DPS (random_sq_bbox) uses a 128 x 128 box with its top-left corner
- * uniform on [16, 111]^2 in a 256 x 256 image; other sizes scale the box (half of each
- * side) and the margin (one sixteenth) proportionally. The drawn corner is recorded in
- * the resolved spec.
+ * Builds a mask with a box of zeros. DPS (random_sq_bbox) uses a 128 x 128 box with its
+ * top-left corner uniform on [16, 111]^2 in a 256 x 256 image. Other sizes scale the box
+ * (half of each side) and the margin (one sixteenth) proportionally. The drawn corner is
+ * recorded in the resolved spec.
  */
 function boxMask(
   spec: BoxInpaintingSpec,
@@ -114,6 +114,7 @@ function boxMask(
       },
     );
   }
+
   let top = spec.top;
   let left = spec.left;
   const seed = spec.seed;
@@ -142,6 +143,7 @@ function boxMask(
       received: { top, left },
     });
   }
+
   const mask = new Float32Array(height * width).fill(1);
   for (let r = top; r < top + boxHeight; r++)
     mask.fill(0, r * width + left, r * width + left + boxWidth);

@@ -54,6 +54,7 @@ function bicubicFactor(n: number, scale: number, truncate: number): Factor {
   const dense = a.toDense();
   const aT = a.transpose().toDense();
   const gram = multiplyDense(dense, aT, m, n, m);
+
   if (truncate <= 0) {
     let cached: SparseMatrix | undefined;
     return {
@@ -64,18 +65,21 @@ function bicubicFactor(n: number, scale: number, truncate: number): Factor {
       },
     };
   }
-  // A A^T = U diag(s^2) U^T; keeping the columns K of U with s >= truncate gives
+
+  // A A^T = U diag(s^2) U^T. Keeping the columns K of U with s >= truncate gives
   // A~ = U_K U_K^T A and A~^+ = A^T U_K diag(1 / s^2) U_K^T.
   const { values, vectors } = symmetricEigen(gram, m);
-  const kept: number[] = [];
-  for (let k = 0; k < m; k++) if (Math.sqrt(Math.max(values[k], 0)) >= truncate) kept.push(k);
+  const keptComponents: number[] = [];
+  for (let k = 0; k < m; k++) {
+    if (Math.sqrt(Math.max(values[k], 0)) >= truncate) keptComponents.push(k);
+  }
   const projector = new Float64Array(m * m);
   const inverseGram = new Float64Array(m * m);
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < m; j++) {
       let p = 0;
       let g = 0;
-      for (const k of kept) {
+      for (const k of keptComponents) {
         const product = vectors[i * m + k] * vectors[j * m + k];
         p += product;
         g += product / values[k];
@@ -84,8 +88,11 @@ function bicubicFactor(n: number, scale: number, truncate: number): Factor {
       inverseGram[i * m + j] = g;
     }
   }
+
   const matrix =
-    kept.length === m ? a : SparseMatrix.fromDense(m, n, multiplyDense(projector, dense, m, m, n));
+    keptComponents.length === m
+      ? a
+      : SparseMatrix.fromDense(m, n, multiplyDense(projector, dense, m, m, n));
   const pseudoInverse = SparseMatrix.fromDense(n, m, multiplyDense(aT, inverseGram, n, m, m));
   return { matrix, pseudoInverse: () => pseudoInverse };
 }
