@@ -1,3 +1,4 @@
+export { type ConformanceCase, type ConformanceOptions, conformanceCases } from "./conformance.js";
 export type { MixtureWeights, OutputCombination } from "./gmm.js";
 export { createGridMixture, IdentityCovarianceDenoiser } from "./gmm.js";
 export type {
@@ -28,4 +29,3 @@ export type { MatrixOperatorSpec } from "./matrix-operator.js";
 export { MatrixOperator } from "./matrix-operator.js";
 export { sampleMixtureDdpm } from "./reference-ddpm.js";
 export { randomDirections, slicedWasserstein, wasserstein1dSorted } from "./sliced-wasserstein.js";
-export { type ConformanceCase, type ConformanceOptions, conformanceCases } from "./conformance.js";
