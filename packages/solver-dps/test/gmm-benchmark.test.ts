@@ -9,6 +9,8 @@ import { DpsSolver, dpsParamsSchema, respacedZeta } from "../src/index.js";
 // Ratios are SW1(method, exact) / SW1(exact, exact'); fewer samples raise the noise floor,
 // so ratios here run lower than at full size.
 const STEPS = 250;
+/** Each case takes 10-30 s of CPU time; the limit leaves room for a loaded machine. */
+const TIMEOUT_MS = 600_000;
 const grid = {
   dims: [8, 80],
   dys: [1, 2, 4],
@@ -31,28 +33,40 @@ function dpsFactory(sign: number, zetaAt1000 = 0.1): GmmSolverFactory {
 }
 
 describe("DPS on the exact GMM benchmark", () => {
-  it("lands far closer to the posterior than the prior", async () => {
-    const dps = await runGmmBenchmark({ ...grid, solverFactory: dpsFactory(1) });
-    const prior = await runGmmBenchmark({ ...grid, solverFactory: priorSolverFactory });
-    expect(dps.problems).toHaveLength(12);
-    // Reference at full size: DPS 7.7, prior samples 69 (pooled medians).
-    expect(dps.pooledMedian).toBeLessThanOrEqual(12);
-    expect(prior.pooledMedian).toBeGreaterThan(35);
-    expect(prior.pooledMedian).toBeLessThan(140);
-  });
+  it(
+    "lands far closer to the posterior than the prior",
+    async () => {
+      const dps = await runGmmBenchmark({ ...grid, solverFactory: dpsFactory(1) });
+      const prior = await runGmmBenchmark({ ...grid, solverFactory: priorSolverFactory });
+      expect(dps.problems).toHaveLength(12);
+      // Reference at full size: DPS 7.7, prior samples 69 (pooled medians).
+      expect(dps.pooledMedian).toBeLessThanOrEqual(12);
+      expect(prior.pooledMedian).toBeGreaterThan(35);
+      expect(prior.pooledMedian).toBeLessThan(140);
+    },
+    TIMEOUT_MS,
+  );
 
-  it("catches a solver with the guidance sign flipped", async () => {
-    const flipped = await runGmmBenchmark({ ...grid, solverFactory: dpsFactory(-1) });
-    expect(flipped.pooledMedian).toBeGreaterThanOrEqual(50);
-  });
+  it(
+    "catches a solver with the guidance sign flipped",
+    async () => {
+      const flipped = await runGmmBenchmark({ ...grid, solverFactory: dpsFactory(-1) });
+      expect(flipped.pooledMedian).toBeGreaterThanOrEqual(50);
+    },
+    TIMEOUT_MS,
+  );
 
-  it("unguided run reproduces the prior", async () => {
-    const unguided = await runGmmBenchmark({
-      ...grid,
-      solverFactory: dpsFactory(0),
-      target: "prior",
-    });
-    expect(unguided.pooledMedian).toBeLessThanOrEqual(1.5);
-    expect(unguided.pooledMedian).toBeGreaterThan(0.6);
-  });
+  it(
+    "unguided run reproduces the prior",
+    async () => {
+      const unguided = await runGmmBenchmark({
+        ...grid,
+        solverFactory: dpsFactory(0),
+        target: "prior",
+      });
+      expect(unguided.pooledMedian).toBeLessThanOrEqual(1.5);
+      expect(unguided.pooledMedian).toBeGreaterThan(0.6);
+    },
+    TIMEOUT_MS,
+  );
 });

@@ -33,5 +33,5 @@ describe("DPS gradient modes on the GMM benchmark", () => {
         0.05,
       );
     }
-  });
+  }, 600_000);
 });
