@@ -31,6 +31,11 @@ export interface BlobStore {
   /** Every key that starts with `prefix`, in no particular order. */
   list(prefix: string): AsyncIterable<string>;
   delete(key: string): Promise<void>;
+  /**
+   * Removes leftovers of interrupted writes under a folder prefix (a folder store's
+   * temporary files). Stores whose writes are atomic on the server need none.
+   */
+  removeStaleWrites?(prefix: string): Promise<number>;
 }
 
 /** Rejects keys that could leave the store's root or differ between stores. */

@@ -51,6 +51,25 @@ export class LocalBlobStore implements BlobStore {
     }
   }
 
+  /**
+   * Deletes temporary files directly in the folder `prefix` (without a trailing slash).
+   * A killed run leaves them; a cell is only rewritten when it has no record, so the
+   * files there belong to an interrupted write and never to a live one of this run.
+   */
+  async removeStaleWrites(prefix: string): Promise<number> {
+    const folder = this.pathOf(prefix);
+    let names: string[];
+    try {
+      names = await readdir(folder);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ENOENT") return 0;
+      throw error;
+    }
+    const stale = names.filter((name) => name.includes(TEMP_MARK));
+    await Promise.all(stale.map((name) => rm(join(folder, name), { force: true })));
+    return stale.length;
+  }
+
   async get(key: string): Promise<Uint8Array | undefined> {
     try {
       const bytes = await readFile(this.pathOf(key));

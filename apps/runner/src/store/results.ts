@@ -139,6 +139,7 @@ export class ResultStore {
           ? { bytes: bytes.byteLength, sha256: sha256Hex(bytes) }
           : { bytes: null, sha256: null };
     }
+    await this.blobs.removeStaleWrites?.(folder);
     await mapLimit(artifacts, concurrency, (artifact) =>
       this.blobs.put(`${folder}/${artifact.name}`, artifact.body, {
         contentType: artifact.contentType,
