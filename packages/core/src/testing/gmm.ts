@@ -22,6 +22,7 @@ export function createGridMixture(
       received: dim,
     });
   }
+
   const spacing = options.spacing ?? 8;
   const means = new Float64Array(25 * dim);
   const covariances = new Float64Array(25 * dim * dim);
@@ -36,6 +37,7 @@ export function createGridMixture(
       k++;
     }
   }
+
   const kind = options.weights ?? "equal";
   if (kind === "equal")
     return { dim, weights: new Float64Array(25).fill(1 / 25), means, covariances };
@@ -161,9 +163,9 @@ export class IdentityCovarianceDenoiser {
 
   /**
    * Fills r with the responsibilities of the point at `offset`, `active` with the indices
-   * of the non-negligible ones and m with sum_k r_k mu_k; returns the active count. The
-   * ||x_t||^2 term of the logits is the same for every k and cancels in the softmax, so
-   * the logits use alpha x_t . mu_k - alpha^2 ||mu_k||^2 / 2 only.
+   * of the non-negligible ones and m with sum_k r_k mu_k, and returns the active count.
+   * The ||x_t||^2 term of the logits is the same for every k and cancels in the softmax.
+   * The logits therefore use alpha x_t . mu_k - alpha^2 ||mu_k||^2 / 2 only.
    */
   private responsibilities(
     xt: ArrayLike<number>,

@@ -25,7 +25,7 @@ export function matrix(rows: number, cols: number, data?: ArrayLike<number>): Ma
 }
 
 /**
- * A Haar-distributed random orthogonal n x n matrix: the Q factor of a matrix of standard
+ * Draws a Haar-distributed random orthogonal n x n matrix: the Q factor of a matrix of standard
  * normals, from modified Gram-Schmidt with one re-orthogonalisation pass. Gram-Schmidt
  * gives R a positive diagonal, which is the sign convention that makes Q uniform on O(n).
  */
@@ -71,9 +71,9 @@ export interface ThinSvd {
 
 /**
  * Thin SVD from the eigendecomposition A A^T = U diag(s^2) U^T (m x m, cyclic Jacobi),
- * then Vr = diag(1 / s) U^T A. Squaring costs relative accuracy only for singular values
- * near 1e-8 of the largest, far below those of the benchmark's operators; rows of Vr for
- * a zero singular value are left zero.
+ * then Vr = diag(1 / s) U^T A. Squaring loses relative accuracy as a singular value nears
+ * 1e-8 of the largest, far below those of the benchmark's operators. Rows of Vr for a zero
+ * singular value are left zero.
  */
 export function thinSvd(a: Matrix): ThinSvd {
   const m = a.rows;

@@ -5,11 +5,11 @@ import type { Schedule } from "../schedules.js";
 import { IdentityCovarianceDenoiser } from "./gmm.js";
 
 /**
- * A plain float64 DDPM ancestral sampler (Ho, Jain and Abbeel 2020, arXiv:2006.11239,
- * Algorithm 2, with the posterior variance betaTilde) driven by the exact mixture
- * denoiser, with no guidance: its samples follow the prior up to discretisation error, so
- * it checks the denoiser and the schedule independently of any solver package. Step i
- * uses the schedule's alphaBar_i (time (i + 1) / T) and draws its noise from
+ * Samples the prior with a plain float64 DDPM ancestral sampler (Ho, Jain and Abbeel 2020,
+ * arXiv:2006.11239) with the posterior variance betaTilde, driven by the exact mixture
+ * denoiser and no guidance. Its samples follow the prior up to discretisation error, so it
+ * checks the denoiser and the schedule independently of any solver package. Step i uses
+ * the schedule's alphaBar_i (time (i + 1) / T) and draws its noise from
  * rng.split("step", i).
  */
 export function sampleMixtureDdpm(
@@ -35,7 +35,7 @@ export function sampleMixtureDdpm(
     const abPrev = i > 0 ? alphaBar[i - 1] : 1;
     const beta = 1 - ab / abPrev;
     const x0Hat = denoiser.denoise(x, Math.sqrt(ab), Math.sqrt(1 - ab));
-    // Posterior q(x_{i-1} | x_i, x0) mean coefficients and variance (DDPM eq. 7).
+    // Mean coefficients and variance of the posterior q(x_{i-1} | x_i, x0).
     const c1 = (beta * Math.sqrt(abPrev)) / (1 - ab);
     const c2 = ((1 - abPrev) * Math.sqrt(1 - beta)) / (1 - ab);
     const std = i > 0 ? Math.sqrt((beta * (1 - abPrev)) / (1 - ab)) : 0;

@@ -1,7 +1,7 @@
 import { TweedieError } from "../errors.js";
 import type { Rng } from "../rng.js";
 
-/** `count` random unit vectors in `dim` dimensions (normalised Gaussians), row-major. */
+/** Draws `count` random unit vectors in `dim` dimensions (normalised Gaussians), row-major. */
 export function randomDirections(dim: number, count: number, rng: Rng): Float64Array {
   const out = rng.normal64(dim * count);
   for (let k = 0; k < count; k++) {
@@ -28,11 +28,13 @@ export function wasserstein1dSorted(a: Float64Array, b: Float64Array): number {
       received: [n, m],
     });
   }
+
   if (n === m) {
     let sum = 0;
     for (let i = 0; i < n; i++) sum += Math.abs(a[i] - b[i]);
     return sum / n;
   }
+
   let i = 0;
   let j = 0;
   let cdfA = 0;
