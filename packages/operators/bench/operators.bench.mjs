@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 // Times forward and adjoint (VJP for nonlinear operators) of every operator kind on one
-// RGB image at 256 x 256 and 1024 x 1024, over the built dist/ (run the package build
-// first). Writes JSON to the path in argv[2], by default bench-results/operators.json at
-// the repository root. Each figure is the median of several runs after one warm-up run.
+// RGB image at 256 x 256 and 1024 x 1024. It imports the built dist/, so build the
+// package first. Writes JSON to the path in argv[2], by default
+// bench-results/operators.json at the repository root. Each figure is the median of
+// several runs after one warm-up run. Both wall time and this process's CPU time (user +
+// system) are recorded, because CPU time stays meaningful on a shared machine.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, resolve } from "node:path";
@@ -41,13 +43,17 @@ function median(values) {
 
 function time(fn, runs) {
   fn();
-  const samples = [];
+  const wall = [];
+  const cpu = [];
   for (let i = 0; i < runs; i++) {
+    const cpuStart = process.cpuUsage();
     const start = performance.now();
     fn();
-    samples.push(performance.now() - start);
+    wall.push(performance.now() - start);
+    const used = process.cpuUsage(cpuStart);
+    cpu.push((used.user + used.system) / 1000);
   }
-  return median(samples);
+  return { wallMs: median(wall), cpuMs: median(cpu) };
 }
 
 const results = [];
@@ -63,12 +69,22 @@ for (const size of [256, 1024]) {
     const buildMs = performance.now() - buildStart;
     const y = op.forward(x);
     const backward = op.linear ? "adjoint" : "vjp";
-    const forwardMs = time(() => op.forward(x), runs);
-    const backwardMs = time(() => operatorVjp(op, x, y), runs);
+    const forward = time(() => op.forward(x), runs);
+    const back = time(() => operatorVjp(op, x, y), runs);
     const name = spec.kind === "inpainting" ? `inpainting-${spec.pattern}` : spec.kind;
-    results.push({ operator: name, size, buildMs, forwardMs, backward, backwardMs });
+    results.push({
+      operator: name,
+      size,
+      buildMs,
+      forwardMs: forward.wallMs,
+      forwardCpuMs: forward.cpuMs,
+      backward,
+      backwardMs: back.wallMs,
+      backwardCpuMs: back.cpuMs,
+    });
+    const ms = (value) => value.toFixed(1).padStart(8);
     console.log(
-      `${name.padEnd(20)} ${String(size).padStart(4)}  build ${buildMs.toFixed(1).padStart(8)} ms  forward ${forwardMs.toFixed(1).padStart(8)} ms  ${backward} ${backwardMs.toFixed(1).padStart(8)} ms`,
+      `${name.padEnd(18)} ${String(size).padStart(4)}  build ${ms(buildMs)}  forward ${ms(forward.wallMs)} (cpu ${ms(forward.cpuMs)})  ${backward.padEnd(7)} ${ms(back.wallMs)} (cpu ${ms(back.cpuMs)})  ms`,
     );
   }
 }
@@ -84,7 +100,7 @@ writeFileSync(
       cpu: cpus()[0]?.model ?? "unknown",
       cores: cpus().length,
       unit: "ms",
-      note: "one RGB image per call; median after one warm-up run",
+      note: "one RGB image per call; median after one warm-up run; wall and process CPU time",
       results,
     },
     null,
