@@ -11,6 +11,37 @@ export {
 export { studentTCdf, studentTQuantile } from "./aggregate/student-t.js";
 export { summarize } from "./aggregate/summary.js";
 export {
+  FEATURE_MANIFEST_SCHEMA,
+  FEATURE_MANIFEST_SUFFIX,
+  FEATURE_MANIFEST_VERSION,
+  type FeatureManifest,
+  type FeatureModelKind,
+  featureManifestSchema,
+  type ImageFeatureManifest,
+  manifestPath,
+  parseFeatureManifest,
+  type ResizeRule,
+  readFeatureManifest,
+  resizeRuleSchema,
+} from "./features/manifest.js";
+export {
+  checkSignature,
+  FEATURE_MODELS_ENV,
+  type FeatureModel,
+  type FeatureModelLookup,
+  FeatureModels,
+  type FeatureModelsOptions,
+} from "./features/models.js";
+export { imageToFeatureInput, stackBatch } from "./features/preprocess.js";
+export {
+  applyResize,
+  centerCrop,
+  describeResize,
+  type Resampling,
+  resample,
+  resizedSize,
+} from "./features/resize.js";
+export {
   cropBorder,
   fromHWC,
   type ImageArray,
@@ -77,12 +108,16 @@ export {
 } from "./metrics/registry.js";
 export { conventionsSchema, metricResultSchema, scoreRecordSchema } from "./metrics/schema.js";
 export {
+  metricResult,
   metricResults,
+  type PreparedPair,
+  preparePair,
   SCORE_SCHEMA,
   SCORE_VERSION,
   type ScoreOptions,
   type ScoreRecord,
   score,
+  toMetricRange,
 } from "./metrics/score.js";
 export {
   randomUnitDirections,
@@ -113,3 +148,59 @@ export {
   type ProfileName,
   type WindowSpec,
 } from "./metrics/types.js";
+export {
+  type ClipImageManifest,
+  type ClipTextManifest,
+  clipImageEmbedding,
+  clipScoreFromEmbeddings,
+  clipTextEmbedding,
+  stripEditBrackets,
+  type TextEmbeddingSource,
+  type TextTokenizer,
+} from "./network/clip.js";
+export {
+  FEATURE_MODEL_NAMES,
+  NETWORK_METRICS,
+  type NetworkMetricKind,
+  type NetworkMetricSpec,
+  networkMetricsOf,
+} from "./network/definitions.js";
+export {
+  keySelfSimilarity,
+  SELF_SIMILARITY_EPSILON,
+  structureDistance,
+  type VitQkvManifest,
+} from "./network/dino.js";
+export {
+  checkFidSampleSize,
+  DEFAULT_MAX_GRAM_BYTES,
+  type FeatureSet,
+  type FidValue,
+  type FrechetDistance,
+  featureStatistics,
+  fidFromFeatures,
+  frechetDistance,
+  type GaussianStatistics,
+  type KidOptions,
+  type KidValue,
+  kidFromFeatures,
+} from "./network/fid.js";
+export { type Eigen, symmetricEigen } from "./network/linalg.js";
+export {
+  LPIPS_NORM_EPSILON,
+  LPIPS_RANGE,
+  type LpipsManifest,
+  type LpipsOptions,
+  lpipsDistance,
+  warnIfUnitRange,
+} from "./network/lpips.js";
+export { type NetworkScoreOptions, scoreWithNetworks } from "./network/score.js";
+export {
+  computeSetMetrics,
+  extractFeatures,
+  type FeatureExtractionOptions,
+  type ImageSource,
+  type InceptionManifest,
+  type SetMetricOptions,
+  type SetMetricResult,
+} from "./network/set-metrics.js";

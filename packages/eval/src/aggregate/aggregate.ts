@@ -124,9 +124,15 @@ function summarizeColumn(key: string, done: readonly ResultRow[], failed: number
   return { ...summarize(values), infinite, undefinedValues, unavailable, missing, failed };
 }
 
-/** Collects one column per distinct key and rejects rows that disagree on a column's conventions. */
+/**
+ * Collects one column per distinct key and rejects rows whose results disagree on a
+ * column's conventions. Unavailable results are left out of that check.
+ */
 function collectColumns(rows: readonly ResultRow[]): LeaderboardColumn[] {
-  const columns = new Map<string, { column: LeaderboardColumn; conventions: string }>();
+  const columns = new Map<
+    string,
+    { column: LeaderboardColumn; conventions: string; unavailableOnly: boolean }
+  >();
   rows.forEach((row, index) => {
     const inRow = new Set<string>();
     row.metrics?.forEach((result, position) => {
@@ -142,16 +148,22 @@ function collectColumns(rows: readonly ResultRow[]): LeaderboardColumn[] {
       inRow.add(key);
       const conventions = canonicalJson(result.conventions as unknown as JsonValue);
       const seen = columns.get(key);
-      if (seen && seen.conventions !== conventions) {
+      // An unavailable result has no number, and it cannot name the weights it lacks, so
+      // it neither conflicts with nor defines the conventions of a column that has values.
+      const unavailable = result.status === "unavailable";
+      if (seen && unavailable) return;
+      if (seen?.unavailableOnly && !unavailable) columns.delete(key);
+      const current = columns.get(key);
+      if (current && current.conventions !== conventions) {
         throw new TweedieError(`rows disagree on the conventions of column ${key}`, {
           code: "invalid_value",
           path: ["rows", index, "metrics", position, "conventions"],
-          expected: seen.column.conventions,
+          expected: current.column.conventions,
           received: result.conventions,
           hint: "score every row with the same version of the metric, or keep the runs apart",
         });
       }
-      if (!seen) {
+      if (!current) {
         const column: LeaderboardColumn = {
           key,
           metric: result.metric,
@@ -160,7 +172,7 @@ function collectColumns(rows: readonly ResultRow[]): LeaderboardColumn[] {
           displayScale: result.displayScale,
           conventions: result.conventions as LeaderboardColumn["conventions"],
         };
-        columns.set(key, { column, conventions });
+        columns.set(key, { column, conventions, unavailableOnly: unavailable });
       }
     });
   });

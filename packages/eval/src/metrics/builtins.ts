@@ -1,4 +1,9 @@
 import {
+  type NetworkMetricSpec,
+  networkMetricsOf,
+  placeholderReason,
+} from "../network/definitions.js";
+import {
   backgroundMeanSquaredError,
   backgroundSsim,
   backgroundWeightSum,
@@ -20,19 +25,17 @@ import {
 } from "./types.js";
 
 /**
- * The closed-form metrics of every profile, plus placeholders for the network metrics.
+ * The closed-form metrics of every profile, plus placeholders for the network metrics
+ * (network/definitions.ts).
  * Built-in metrics receive images on [0, 1] (data range L = 1): `score` maps the caller's
  * declared range there first, which leaves PSNR and SSIM unchanged and puts MSE on the
  * [0, 1] scale that published tables use.
  */
 
 const UNIT_RANGE = [0, 1] as const;
-const SIGNED_RANGE = [-1, 1] as const;
 const IDENTICAL = "MSE is 0 (identical images), so PSNR is +Infinity";
 const SSIM_INFINITE = "SSIM evaluated to +Infinity";
 const EMPTY_BACKGROUND = "background is empty: the mask marks every pixel as edited";
-const NETWORK_PENDING =
-  "needs an ONNX feature model, and this build does not load feature models yet";
 
 interface Description {
   readonly name: string;
@@ -139,23 +142,18 @@ function ssimMetric(
   );
 }
 
-function networkPlaceholder(
-  description: Omit<Description, "inputRange"> & { inputRange: readonly [number, number] },
-): PairMetric {
-  const reason = `${description.name} (${description.backbone}) ${NETWORK_PENDING}`;
-  return defineMetric(description, () => ({ status: "unavailable", value: null, reason }), reason);
+/**
+ * A network metric as the registry stores it: its conventions, and `unavailable` with the
+ * reason, because a synchronous `compute` cannot run an ONNX session. `scoreWithNetworks`
+ * computes these metrics from the same definitions.
+ */
+function networkPlaceholder(spec: NetworkMetricSpec): PairMetric {
+  const reason = placeholderReason(spec);
+  return defineMetric(spec, () => ({ status: "unavailable", value: null, reason }), reason);
 }
 
-function lpipsPlaceholder(profile: ProfileName, backbone: string, reproduces: string): PairMetric {
-  return networkPlaceholder({
-    name: "lpips",
-    profile,
-    higherIsBetter: false,
-    backbone,
-    inputRange: SIGNED_RANGE,
-    formula: "LPIPS v0.1 distance, inputs mapped to [-1, 1] once in score()",
-    settings: { reproduces },
-  });
+function networkPlaceholders(profile: ProfileName): PairMetric[] {
+  return networkMetricsOf(profile).map(networkPlaceholder);
 }
 
 /** PIE-Bench background metrics: both images multiplied by 1 - mask, metric over the whole tensor. */
@@ -220,46 +218,6 @@ function pieBackgroundMetrics(): PairMetric[] {
         }),
       ),
     ),
-    networkPlaceholder({
-      ...base,
-      name: "lpips_background",
-      higherIsBetter: false,
-      backbone: "squeeze (LPIPS v0.1 through torchmetrics)",
-      inputRange: SIGNED_RANGE,
-      formula: "LPIPS of the images times (1 - mask), inputs mapped to [-1, 1]",
-    }),
-  ];
-}
-
-function pieNetworkPlaceholders(): PairMetric[] {
-  const profile = "pie-compat";
-  return [
-    networkPlaceholder({
-      name: "structure_distance",
-      profile,
-      higherIsBetter: false,
-      backbone: "dino_vitb8 (block 11 keys, self-similarity)",
-      inputRange: [0, 255],
-      formula: "MSE between the cosine self-similarity matrices of DINO ViT-B/8 keys",
-    }),
-    networkPlaceholder({
-      name: "clip_whole",
-      profile,
-      higherIsBetter: true,
-      backbone: "openai/clip-vit-large-patch14",
-      inputRange: [0, 255],
-      formula: "max(100 cos(image embedding, target prompt embedding), 0)",
-    }),
-    networkPlaceholder({
-      name: "clip_edited",
-      profile,
-      higherIsBetter: true,
-      needsMask: true,
-      masking: "multiply",
-      backbone: "openai/clip-vit-large-patch14",
-      inputRange: [0, 255],
-      formula: "CLIP score of the output times mask against the target prompt",
-    }),
   ];
 }
 
@@ -325,7 +283,7 @@ export function builtinMetrics(): PairMetric[] {
     mseMetric("canonical"),
     psnrMetric("canonical", 0, "skimage peak_signal_noise_ratio(data_range=L)"),
     ssimMetric("canonical", GAUSSIAN_WINDOW, "population", SKIMAGE_GAUSSIAN),
-    lpipsPlaceholder("canonical", "alex", "richzhang lpips v0.1, net='alex'"),
+    ...networkPlaceholders("canonical"),
 
     mseMetric("skimage-default"),
     psnrMetric("skimage-default", 0, "skimage peak_signal_noise_ratio(data_range=L)"),
@@ -341,18 +299,18 @@ export function builtinMetrics(): PairMetric[] {
     // NOTE: FlowDPS's repository has no metric script, so its use of pytorch_msssim is
     // unverified. pytorch_msssim's ssim (valid convolution) equals the canonical value.
     ssimMetric("dps-compat", GAUSSIAN_WINDOW, "population", "pytorch_msssim ssim(win_size=11)"),
-    lpipsPlaceholder("dps-compat", "vgg", "DPS compute_metric.py: lpips.LPIPS(net='vgg')"),
+    ...networkPlaceholders("dps-compat"),
 
     mseMetric("deepinv-compat"),
     psnrMetric("deepinv-compat", DEEPINV_PSNR_EPSILON, "deepinv.loss.metric.PSNR"),
     ssimMetric("deepinv-compat", GAUSSIAN_WINDOW, "population", "deepinv SSIM via torchmetrics"),
-    lpipsPlaceholder("deepinv-compat", "alex", "deepinv LPIPS via torchmetrics, normalize=True"),
+    ...networkPlaceholders("deepinv-compat"),
 
     mseMetric("pie-compat"),
     psnrMetric("pie-compat", 0, "torchmetrics PeakSignalNoiseRatio(data_range=1.0)"),
     ssimMetric("pie-compat", GAUSSIAN_WINDOW, "population", "torchmetrics SSIM(data_range=1.0)"),
     ...pieBackgroundMetrics(),
-    ...pieNetworkPlaceholders(),
+    ...networkPlaceholders("pie-compat"),
 
     mseMetric("clean"),
     psnrMetric("clean", 0, "skimage peak_signal_noise_ratio(data_range=L)"),

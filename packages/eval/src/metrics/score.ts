@@ -9,10 +9,16 @@ import {
   toImageArray,
   toMaskArray,
 } from "../image.js";
-import { getProfile } from "./profiles.js";
+import { getProfile, type ProfileInfo } from "./profiles.js";
 import { assertSameShape } from "./psnr.js";
 import { getMetric, listMetrics } from "./registry.js";
-import type { MetricResult, MetricValue, PairMetric, ProfileName } from "./types.js";
+import type {
+  MetricConventions,
+  MetricResult,
+  MetricValue,
+  PairMetric,
+  ProfileName,
+} from "./types.js";
 
 export const SCORE_SCHEMA = "tweedie.score";
 export const SCORE_VERSION = 1;
@@ -46,14 +52,52 @@ export interface ScoreRecord {
 
 /**
  * Scores one output image against its reference. Both images are mapped from the declared
- * `range` to [0, 1] here, and to a metric's own input range (LPIPS: [-1, 1]) only here, so
- * no metric ever guesses a range.
+ * `range` to [0, 1] here, and to a metric's own input range (LPIPS: [-1, 1]) only in
+ * `toMetricRange`, so no metric ever guesses a range. Network metrics stay `unavailable`
+ * here; `scoreWithNetworks` computes them.
  */
 export function score(
   reference: ImageInput,
   output: ImageInput,
   options: ScoreOptions,
 ): ScoreRecord {
+  const pair = preparePair(reference, output, options);
+  const metrics = selectMetrics(pair.profile.name, options.metrics, pair.mask !== null);
+  const results: Record<string, MetricResult> = {};
+  for (const metric of metrics) {
+    const value = pair.nonFinite
+      ? ({ status: "undefined", value: null, reason: pair.nonFinite } as const)
+      : runMetric(metric, pair);
+    results[metric.name] = metricResult(metric, value, metric.conventions(pair.borderCrop));
+  }
+  return scoreRecord(pair, results);
+}
+
+/** Both images of a pair, checked, cropped and mapped to [0, 1], with the mask. */
+export interface PreparedPair {
+  readonly profile: ProfileInfo;
+  readonly range: readonly [number, number];
+  /** The images as given, before any crop. */
+  readonly reference: ImageArray;
+  readonly output: ImageArray;
+  /** The cropped images on [0, 1]. */
+  readonly unitReference: ImageArray;
+  readonly unitOutput: ImageArray;
+  /** The uncropped H x W mask, 1 = edited; null without a mask. */
+  readonly fullMask: Float32Array | null;
+  /** The cropped mask. */
+  readonly mask: Float32Array | null;
+  readonly borderCrop: number;
+  /** The reason every metric is undefined (non-finite pixels), or null. */
+  readonly nonFinite: string | null;
+}
+
+/** Checks the options and images of one pair and maps both images to [0, 1]. */
+export function preparePair(
+  reference: ImageInput,
+  output: ImageInput,
+  options: ScoreOptions,
+): PreparedPair {
   const profile = getProfile(options.profile);
   const range = checkRange(options.range);
   const ref = toImageArray(reference, "reference");
@@ -70,43 +114,71 @@ export function score(
     });
   }
   const fullMask = options.mask ? toMaskArray(options.mask, height, width) : null;
-  const metrics = selectMetrics(profile.name, options.metrics, fullMask !== null);
+  return {
+    profile,
+    range,
+    reference: ref,
+    output: out,
+    unitReference: rescaleImage(cropBorder(ref, borderCrop), range, [0, 1]),
+    unitOutput: rescaleImage(cropBorder(out, borderCrop), range, [0, 1]),
+    fullMask,
+    mask: fullMask ? cropMask(fullMask, height, width, borderCrop) : null,
+    borderCrop,
+    nonFinite: describeNonFinite(ref, out),
+  };
+}
 
-  const mask = fullMask ? cropMask(fullMask, height, width, borderCrop) : null;
-  const unitRef = rescaleImage(cropBorder(ref, borderCrop), range, [0, 1]);
-  const unitOut = rescaleImage(cropBorder(out, borderCrop), range, [0, 1]);
-  const nonFinite = describeNonFinite(ref, out);
+/**
+ * Maps an image on [0, 1] to the range a metric declares (LPIPS: [-1, 1], DINO and CLIP:
+ * [0, 255]). This and the map to [0, 1] in `preparePair` are the only range conversions
+ * between the caller's images and a metric.
+ */
+export function toMetricRange(
+  image: ImageArray,
+  inputRange: readonly [number, number],
+): ImageArray {
+  return rescaleImage(image, [0, 1], inputRange);
+}
 
-  const results: Record<string, MetricResult> = {};
-  for (const metric of metrics) {
-    const value = nonFinite
-      ? ({ status: "undefined", value: null, reason: nonFinite } as const)
-      : runMetric(metric, unitRef, unitOut, mask);
-    results[metric.name] = {
-      ...value,
-      metric: metric.name,
-      profile: metric.profile,
-      higherIsBetter: metric.higherIsBetter,
-      displayScale: metric.displayScale,
-      conventions: metric.conventions(borderCrop),
-    };
-  }
+/** Attaches a metric's identity and conventions to one of its values. */
+export function metricResult(
+  metric: Pick<PairMetric, "name" | "profile" | "higherIsBetter" | "displayScale">,
+  value: MetricValue,
+  conventions: MetricConventions,
+): MetricResult {
+  return {
+    ...value,
+    metric: metric.name,
+    profile: metric.profile,
+    higherIsBetter: metric.higherIsBetter,
+    displayScale: metric.displayScale,
+    conventions,
+  };
+}
 
+/** Assembles the score record of a prepared pair. */
+export function scoreRecord(
+  pair: PreparedPair,
+  metrics: Readonly<Record<string, MetricResult>>,
+): ScoreRecord {
   return {
     schema: SCORE_SCHEMA,
     version: SCORE_VERSION,
-    profile: profile.name,
-    inputRange: range,
-    shape: ref.shape,
-    borderCrop,
-    mask: fullMask
+    profile: pair.profile.name,
+    inputRange: pair.range,
+    shape: pair.reference.shape,
+    borderCrop: pair.borderCrop,
+    mask: pair.fullMask
       ? {
           convention: "1 = edited",
-          backgroundFraction: backgroundFraction(fullMask),
+          backgroundFraction: backgroundFraction(pair.fullMask),
         }
       : null,
-    outOfRange: { reference: countOutside(ref, range), output: countOutside(out, range) },
-    metrics: results,
+    outOfRange: {
+      reference: countOutside(pair.reference, pair.range),
+      output: countOutside(pair.output, pair.range),
+    },
+    metrics,
   };
 }
 
@@ -115,25 +187,19 @@ export function metricResults(record: ScoreRecord): MetricResult[] {
   return Object.values(record.metrics);
 }
 
-function runMetric(
-  metric: PairMetric,
-  reference: ImageArray,
-  output: ImageArray,
-  mask: Float32Array | null,
-): MetricValue {
+function runMetric(metric: PairMetric, pair: PreparedPair): MetricValue {
   if (metric.unavailable !== null) {
     return { status: "unavailable", value: null, reason: metric.unavailable };
   }
-  const [lo, hi] = metric.inputRange;
-  const toMetricRange = (image: ImageArray) => rescaleImage(image, [0, 1], [lo, hi]);
   return metric.compute({
-    reference: toMetricRange(reference),
-    output: toMetricRange(output),
-    mask,
+    reference: toMetricRange(pair.unitReference, metric.inputRange),
+    output: toMetricRange(pair.unitOutput, metric.inputRange),
+    mask: pair.mask,
   });
 }
 
-function selectMetrics(
+/** Selects the metrics a score call runs: the named ones, or every available one that can run. */
+export function selectMetrics(
   profile: ProfileName,
   names: readonly string[] | undefined,
   hasMask: boolean,
