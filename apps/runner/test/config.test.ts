@@ -389,6 +389,24 @@ describe("secret redaction", () => {
     expect(JSON.stringify(redacted)).not.toContain(secret);
   });
 
+  it("keeps credentials out of config errors", () => {
+    const text = yamlConfig(
+      `output:\n  location: s3://bucket-x/p\n  s3:\n    credentials: { accessKeyId: AKIA, secretAccessKey: ${secret}, sessionToken: 12345678 }\n    region: 7`,
+    );
+    const lines = problems(text);
+    expect(lines).toEqual([
+      'output.s3.region: invalid type (expected "string", received 7)',
+      'output.s3.credentials.sessionToken: invalid type (expected "string", received "[redacted]")',
+    ]);
+    const wholeSecret = problems(
+      yamlConfig(`output:\n  location: s3://bucket-x/p\n  s3:\n    credentials: ${secret}`),
+    );
+    expect(wholeSecret).toEqual([
+      'output.s3.credentials: invalid type (expected "object", received "[redacted]")',
+    ]);
+    expect(wholeSecret.join("\n")).not.toContain(secret);
+  });
+
   it("collects secrets from the environment and the config", () => {
     const env = {
       AWS_SECRET_ACCESS_KEY: "env-secret-value",

@@ -3,6 +3,7 @@ import { dirname, extname, resolve } from "node:path";
 import { renderError, TweedieError } from "@tweedie/core";
 import { parseDocument } from "yaml";
 import { ConfigError, issuesToErrors } from "./issues.js";
+import { collectSecrets, REDACTED, redactText, redactValue } from "./redact.js";
 import { resolveConfig, type TweedieConfig } from "./resolve.js";
 import { configSchema } from "./schema.js";
 
@@ -16,14 +17,39 @@ export function parseConfig(
 ): TweedieConfig {
   const parsed = configSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) {
-    throw new ConfigError(
-      dedupe(issuesToErrors(parsed.error.issues, configSchema)),
-      options.source,
-    );
+    const errors = issuesToErrors(parsed.error.issues, configSchema);
+    throw new ConfigError(redactErrors(dedupe(errors), raw), options.source);
   }
   const resolved = resolveConfig(parsed.data, options.baseDir);
-  if (resolved.config === undefined) throw new ConfigError(dedupe(resolved.errors), options.source);
+  if (resolved.config === undefined) {
+    throw new ConfigError(redactErrors(dedupe(resolved.errors), raw), options.source);
+  }
   return resolved.config;
+}
+
+/**
+ * Keeps secrets out of error messages: a received value under a `credentials` key is
+ * replaced whole, and secret values from the environment or the config are masked.
+ */
+function redactErrors(errors: TweedieError[], raw: unknown): TweedieError[] {
+  const credentials = (raw as { output?: { s3?: { credentials?: unknown } } } | undefined)?.output
+    ?.s3?.credentials;
+  const configSecrets =
+    credentials !== null && typeof credentials === "object"
+      ? Object.values(credentials).filter((value): value is string => typeof value === "string")
+      : [];
+  const secrets = [...collectSecrets(process.env), ...configSecrets];
+  return errors.map((error) => {
+    const secretPath = error.path.some((part) => part === "credentials");
+    const received = secretPath ? REDACTED : redactValue(error.received, secrets);
+    return new TweedieError(redactText(error.message, secrets), {
+      code: error.code,
+      path: error.path,
+      expected: error.expected,
+      received: error.received === undefined ? undefined : received,
+      hint: error.hint,
+    });
+  });
 }
 
 /** Parses YAML (a superset of JSON) text into a plain value; syntax errors name line and column. */
