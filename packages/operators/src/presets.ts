@@ -118,7 +118,7 @@ export const operatorPresets: Readonly<Record<string, OperatorPreset>> = deepFre
   },
 } satisfies Record<string, OperatorPreset>);
 
-/** The preset called `name`; an unknown name is rejected with the list of known ones. */
+/** Returns the preset called `name`. An unknown name is rejected with the list of known ones. */
 export function getPreset(name: string): OperatorPreset {
   const preset = Object.hasOwn(operatorPresets, name) ? operatorPresets[name] : undefined;
   if (preset === undefined) {

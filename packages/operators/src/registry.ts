@@ -16,8 +16,8 @@ export interface BuildOptions {
 
 /**
  * Builds an immutable operator from a JSON spec for images of `imageShape`. The spec is
- * validated first (errors name the field); random kernels, masks and boxes are drawn here,
- * once, and written into the returned operator's `spec`, so that spec rebuilds an
+ * validated first, and errors name the field. Random kernels, masks and boxes are drawn
+ * here, once, and written into the returned operator's `spec`, so that spec rebuilds an
  * identical operator. Super-resolution checks divisibility before any other work.
  */
 export function buildOperator(spec: unknown, options: BuildOptions): Operator {

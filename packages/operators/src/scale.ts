@@ -26,9 +26,9 @@ export interface CropBox {
 }
 
 /**
- * The largest crop of a height x width image whose sides are multiples of `scale`.
- * Policy "centre" splits the removed rows and columns evenly, with the odd one taken
- * from the bottom or right; "top-left" keeps the top-left corner. The caller applies the
+ * Returns the largest crop of a height x width image whose sides are multiples of
+ * `scale`. Policy "centre" splits the removed rows and columns evenly, taking the odd one
+ * from the bottom or right. Policy "top-left" keeps the top-left corner. The caller applies the
  * box to the ground truth and records it, so metrics use the same crop.
  */
 export function cropToScale(

@@ -1,7 +1,7 @@
 import { symmetricIndex } from "../math/reflect.js";
 
 /**
- * The 1-D factor of DPS's Gaussian blur kernel: scipy.ndimage.gaussian_filter applied to
+ * Computes the 1-D factor of DPS's Gaussian blur kernel: scipy.ndimage.gaussian_filter applied to
  * a delta at the centre of a length-`size` array. The weights are exp(-i^2 / (2 sigma^2))
  * for |i| <= int(truncate * sigma + 0.5), normalised to sum 1, with scipy's default
  * "reflect" boundary folding any weight that falls outside the array back inside. The
@@ -28,7 +28,7 @@ export function gaussianKernel1d(size: number, sigma: number, truncate: number):
   return kernel;
 }
 
-/** The size x size Gaussian kernel (row-major), the outer product of the 1-D factor. */
+/** Computes the size x size Gaussian kernel (row-major) as the outer product of the 1-D factor. */
 export function gaussianKernel(size: number, sigma: number, truncate = 4): Float64Array {
   const k = gaussianKernel1d(size, sigma, truncate);
   const out = new Float64Array(size * size);

@@ -10,10 +10,10 @@ export function keysCubic(x: number): number {
 }
 
 /**
- * The (n / r) x n matrix of MATLAB-style antialiased bicubic downscaling by an integer
- * factor r. Output sample j is centred at input coordinate r * j + (r - 1) / 2; its taps
- * are the inputs within 2r of the centre, weighted by cubic(d / r) / r and normalised to
- * sum 1 (4r non-zero taps for even r). Taps outside the signal reflect symmetrically
+ * Builds the (n / r) x n matrix of MATLAB-style antialiased bicubic downscaling by an
+ * integer factor r. Output sample j is centred at input coordinate r * j + (r - 1) / 2.
+ * Its taps are the inputs within 2r of the centre, weighted by cubic(d / r) / r and
+ * normalised to sum 1, which gives 4r non-zero taps for even r. Taps outside the signal reflect symmetrically
  * (-1 -> 0, n -> n - 1) and fold onto the sample they land on.
  */
 export function bicubicDownscaleMatrix(n: number, r: number): SparseMatrix {
@@ -33,7 +33,7 @@ export function bicubicDownscaleMatrix(n: number, r: number): SparseMatrix {
   return SparseMatrix.fromRows(n, rows);
 }
 
-/** The (n / r) x n matrix of the mean over consecutive blocks of r samples. */
+/** Builds the (n / r) x n matrix of the mean over consecutive blocks of r samples. */
 export function blockMeanMatrix(n: number, r: number): SparseMatrix {
   const rows: [number, number][][] = [];
   for (let j = 0; j < n / r; j++) {
@@ -43,7 +43,7 @@ export function blockMeanMatrix(n: number, r: number): SparseMatrix {
 }
 
 /**
- * The n x n matrix of 1-D correlation with `taps` (odd length, centred) over a signal
+ * Builds the n x n matrix of 1-D correlation with `taps` (odd length, centred) over a signal
  * extended by PyTorch "reflect" padding: out[i] = sum_u taps[u + R] * x[reflect(i + u)].
  * Its transpose is the exact adjoint: correlation's transpose with the padding folded back.
  */

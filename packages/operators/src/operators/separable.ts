@@ -11,7 +11,7 @@ export interface SeparableFactors {
 
 /**
  * A linear operator that maps each channel X to A_h X A_w^T. The adjoint uses the
- * transposed factors, so <A x, y> = <x, A^T y> holds to rounding. `pseudoInverseFactors`,
+ * transposed factors, so <A x, y> = <x, A^T y> is exact up to rounding. `pseudoInverseFactors`,
  * when given, supplies A_h^+ and A_w^+; (A_h (x) A_w)^+ = A_h^+ (x) A_w^+.
  */
 export class SeparableOperator implements Operator {
