@@ -26,8 +26,48 @@ export interface PatternSpec {
   phase: number;
 }
 
-export async function readReferences(name: string): Promise<Record<string, any>> {
-  return JSON.parse(await readFile(join(FIXTURES, name, "references.json"), "utf8"));
+export interface TokenizerCases {
+  maxLength: number;
+  ids: number[][];
+}
+
+/** references.json of the sd15, sd3 and flux fixtures. */
+export interface PipelineReferences {
+  prompt: string;
+  tokenizers: Record<string, TokenizerCases | TokenizerCases[]>;
+  embeddings: Record<string, Probe>;
+  denoise: {
+    x: PatternSpec;
+    /** SD: the UNet step index; SD3 and Flux: sigma. */
+    timestepIndex?: number;
+    sigma?: number;
+    cfgScale: number;
+    rawUncond: Probe;
+    rawCond: Probe;
+    x0Hat: Probe;
+    decoded: Probe;
+  };
+  unetVjp?: { g: PatternSpec; raw: Probe };
+  transformerVjp?: { g: PatternSpec; raw: Probe };
+  vae: {
+    image: PatternSpec;
+    encodeMean: Probe;
+    encodeStd: Probe;
+    decoderVjp: { z: PatternSpec; g: PatternSpec; raw: Probe };
+  };
+  dynamicShift?: { imageSeqLen: number; mu: number; shift: number };
+}
+
+/** references.json of the adm fixture. */
+export interface AdmReferences {
+  x: PatternSpec;
+  timestepIndex: number;
+  output: Probe;
+  vjp: { g: PatternSpec; raw: Probe };
+}
+
+export async function readReferences<T = PipelineReferences>(name: string): Promise<T> {
+  return JSON.parse(await readFile(join(FIXTURES, name, "references.json"), "utf8")) as T;
 }
 
 /** 0.9 sin(0.37 i + phase) over the flat index, the fixture script's test input. */
@@ -53,10 +93,14 @@ export function expectProbe(actual: Tensor, probe: Probe, relative = 1e-4, label
     sumAbs += Math.abs(v);
   }
   const tolerance = relative * scale;
-  expect(Math.abs(sumAbs - probe.sumAbs), `${label} sum of |x|`).toBeLessThan(tolerance * actual.size);
+  expect(Math.abs(sumAbs - probe.sumAbs), `${label} sum of |x|`).toBeLessThan(
+    tolerance * actual.size,
+  );
   expect(Math.abs(sum - probe.sum), `${label} sum`).toBeLessThan(tolerance * actual.size);
   probe.indices.forEach((index, k) => {
-    expect(Math.abs(actual.data[index] - probe.values[k]), `${label}[${index}]`).toBeLessThan(10 * tolerance);
+    expect(Math.abs(actual.data[index] - probe.values[k]), `${label}[${index}]`).toBeLessThan(
+      10 * tolerance,
+    );
   });
 }
 

@@ -5,7 +5,15 @@ import { describe, expect, it } from "vitest";
 import { loadTokenizer, TweedieError } from "../src/index.js";
 import { copyFixture, FIXTURES, readReferences } from "./models-helpers.js";
 
-const CASE_NAMES = ["empty", "prompt", "caps and spaces", "punctuation", "accents", "emoji", "long corpus"];
+const CASE_NAMES = [
+  "empty",
+  "prompt",
+  "caps and spaces",
+  "punctuation",
+  "accents",
+  "emoji",
+  "long corpus",
+];
 
 interface CaseSet {
   maxLength: number;
@@ -61,9 +69,10 @@ describe("tokenizers against transformers 5.17", () => {
     const tokenizer = await loadTokenizer(join(FIXTURES, pkg, folder));
     for (const set of await caseSets(pkg, folder)) {
       TEXTS.forEach((text, i) => {
-        expect(tokenizer.encode(text, set.maxLength), `${CASE_NAMES[i]} at length ${set.maxLength}`).toEqual(
-          set.ids[i],
-        );
+        expect(
+          tokenizer.encode(text, set.maxLength),
+          `${CASE_NAMES[i]} at length ${set.maxLength}`,
+        ).toEqual(set.ids[i]);
       });
     }
   });
@@ -85,7 +94,13 @@ describe("tokenizers against transformers 5.17", () => {
     expect(t5.padId).toBe(0);
     expect(t5.prefix).toEqual([]);
     expect(t5.suffix).toEqual([1]);
-    expect(clipL.encode("", 5)).toEqual([...clipL.prefix, ...clipL.suffix, clipL.padId, clipL.padId, clipL.padId]);
+    expect(clipL.encode("", 5)).toEqual([
+      ...clipL.prefix,
+      ...clipL.suffix,
+      clipL.padId,
+      clipL.padId,
+      clipL.padId,
+    ]);
   });
 
   it("keeps the end token when truncating", async () => {
@@ -127,9 +142,15 @@ describe("tokenizer folder errors", () => {
   it("names pad_token when the config has none", async () => {
     const dir = await copyFixture("sd3");
     const folder = join(dir, "tokenizer_2");
-    await writeFile(join(folder, "tokenizer_config.json"), JSON.stringify({ model_max_length: 77 }));
+    await writeFile(
+      join(folder, "tokenizer_config.json"),
+      JSON.stringify({ model_max_length: 77 }),
+    );
     const error = await loadTokenizer(folder).catch((e: unknown) => e);
-    expect((error as TweedieError).path).toEqual([join(folder, "tokenizer_config.json"), "pad_token"]);
+    expect((error as TweedieError).path).toEqual([
+      join(folder, "tokenizer_config.json"),
+      "pad_token",
+    ]);
     await rm(dir, { recursive: true });
   });
 });

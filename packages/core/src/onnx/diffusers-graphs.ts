@@ -49,7 +49,12 @@ export interface CodecGraph {
   staticBatch: number | null;
 }
 
-function mismatch(file: string, subject: string, expected: string, received: unknown): TweedieError {
+function mismatch(
+  file: string,
+  subject: string,
+  expected: string,
+  received: unknown,
+): TweedieError {
   const text = typeof received === "string" ? received : JSON.stringify(received);
   return new TweedieError(`${file}: ${subject}: expected ${expected}; received ${text}`, {
     code: "model_mismatch",
@@ -74,8 +79,15 @@ class Checker {
   require(kind: "input" | "output", name: string, why: string): OnnxValueInfo {
     const found = this.find(kind, name);
     if (found === undefined) {
-      const names = (kind === "input" ? this.session.inputs : this.session.outputs).map((v) => v.name);
-      throw mismatch(this.file, `${kind} ${name}`, `an ${kind} of that name (${why}); the graph has ${names.join(", ")}`, "no such " + kind);
+      const names = (kind === "input" ? this.session.inputs : this.session.outputs).map(
+        (v) => v.name,
+      );
+      throw mismatch(
+        this.file,
+        `${kind} ${name}`,
+        `an ${kind} of that name (${why}); the graph has ${names.join(", ")}`,
+        "no such " + kind,
+      );
     }
     return found;
   }
@@ -85,21 +97,36 @@ class Checker {
       throw mismatch(this.file, `${value.name} dtype`, dtypes.join(" or "), value.dtype);
     }
     if (!ranks.includes(value.dims.length)) {
-      throw mismatch(this.file, `${value.name} rank`, `rank ${ranks.join(" or ")}`, `[${value.dims.join(", ")}]`);
+      throw mismatch(
+        this.file,
+        `${value.name} rank`,
+        `rank ${ranks.join(" or ")}`,
+        `[${value.dims.join(", ")}]`,
+      );
     }
   }
 
   dim(value: OnnxValueInfo, axis: number, expected: number, reason: string): void {
     const dim = value.dims[axis];
     if (typeof dim === "number" && dim !== expected) {
-      throw mismatch(this.file, `${value.name} dim ${axis}`, `${expected} (${reason})`, `[${value.dims.join(", ")}]`);
+      throw mismatch(
+        this.file,
+        `${value.name} dim ${axis}`,
+        `${expected} (${reason})`,
+        `[${value.dims.join(", ")}]`,
+      );
     }
   }
 
   onlyInputs(names: readonly string[]): void {
     for (const input of this.session.inputs) {
       if (!names.includes(input.name)) {
-        throw mismatch(this.file, `input ${input.name}`, `only the inputs ${names.join(", ")}`, input.name);
+        throw mismatch(
+          this.file,
+          `input ${input.name}`,
+          `only the inputs ${names.join(", ")}`,
+          input.name,
+        );
       }
     }
   }
@@ -125,7 +152,12 @@ export function resolveDenoiser(
 
   const x = check.require("input", xName, why);
   check.check(x, FLOATS, [flux ? 3 : 4]);
-  check.dim(x, flux ? 2 : 1, channels, flux ? "4 x latent_channels of the VAE (packed 2x2 patches)" : "latent_channels of the VAE");
+  check.dim(
+    x,
+    flux ? 2 : 1,
+    channels,
+    flux ? "4 x latent_channels of the VAE (packed 2x2 patches)" : "latent_channels of the VAE",
+  );
   const output = check.require("output", outName, why);
   check.check(output, FLOATS, [flux ? 3 : 4]);
   check.dim(output, flux ? 2 : 1, channels, "the input channels");
@@ -172,14 +204,31 @@ export function resolveEncoder(session: OnnxSession, latentChannels: number): Co
   check.dim(input, 1, 3, "RGB images");
   check.onlyInputs(["sample"]);
   const moments = check.find("output", "latent_parameters");
-  const output = moments ?? check.require("output", "latent_sample", "Optimum's VAE encoder export (latent_parameters)");
+  const output =
+    moments ??
+    check.require("output", "latent_sample", "Optimum's VAE encoder export (latent_parameters)");
   check.check(output, FLOATS, [4]);
-  check.dim(output, 1, moments ? 2 * latentChannels : latentChannels, moments ? "2 x latent_channels (mean, log variance)" : "latent_channels");
-  return { session, input, output, moments: moments !== undefined, staticBatch: staticBatch(input) };
+  check.dim(
+    output,
+    1,
+    moments ? 2 * latentChannels : latentChannels,
+    moments ? "2 x latent_channels (mean, log variance)" : "latent_channels",
+  );
+  return {
+    session,
+    input,
+    output,
+    moments: moments !== undefined,
+    staticBatch: staticBatch(input),
+  };
 }
 
 /** Resolves the VAE decoder graph (`vjp`: its VJP graph): latent_sample -> sample. */
-export function resolveDecoder(session: OnnxSession, latentChannels: number, vjp: boolean): CodecGraph {
+export function resolveDecoder(
+  session: OnnxSession,
+  latentChannels: number,
+  vjp: boolean,
+): CodecGraph {
   const check = new Checker(session);
   const input = check.require("input", "latent_sample", "Optimum's VAE decoder export");
   check.check(input, FLOATS, [4]);

@@ -78,10 +78,19 @@ function familyOf(className: string, file: string): DiffusersFamily {
 }
 
 /** `relative` when the graph exists; otherwise an error naming it and the pipeline class. */
-async function requireGraph(dir: string, relative: string, role: string, pipelineClass: string): Promise<string> {
+async function requireGraph(
+  dir: string,
+  relative: string,
+  role: string,
+  pipelineClass: string,
+): Promise<string> {
   const path = join(dir, relative);
   if (!(await isFile(path))) {
-    throw missingFile(path, `the ${role} graph`, `${MODEL_INDEX_FILE} _class_name ${pipelineClass} needs it`);
+    throw missingFile(
+      path,
+      `the ${role} graph`,
+      `${MODEL_INDEX_FILE} _class_name ${pipelineClass} needs it`,
+    );
   }
   return relative;
 }
@@ -92,7 +101,9 @@ async function optionalGraph(dir: string, relative: string): Promise<string | un
 
 /** Reads the VAE config from vae_decoder/, vae_encoder/ or vae/ (the first that exists). */
 async function readVae(dir: string): Promise<DiffusersVae> {
-  const candidates = ["vae_decoder", "vae_encoder", "vae"].map((folder) => join(dir, folder, "config.json"));
+  const candidates = ["vae_decoder", "vae_encoder", "vae"].map((folder) =>
+    join(dir, folder, "config.json"),
+  );
   let file: string | undefined;
   for (const candidate of candidates) {
     if (await isFile(candidate)) {
@@ -101,7 +112,11 @@ async function readVae(dir: string): Promise<DiffusersVae> {
     }
   }
   if (file === undefined) {
-    throw missingFile(candidates[0], "the AutoencoderKL config", "also looked for vae_encoder/config.json and vae/config.json");
+    throw missingFile(
+      candidates[0],
+      "the AutoencoderKL config",
+      "also looked for vae_encoder/config.json and vae/config.json",
+    );
   }
   const config = await readJsonObject(file, "VAE config");
   const defaults: string[] = [];
@@ -166,23 +181,34 @@ export async function readDiffusersLayout(dir: string, name?: string): Promise<D
   const indexFile = join(dir, MODEL_INDEX_FILE);
   const index = await readJsonObject(indexFile, "pipeline index");
   const pipelineClass = index._class_name;
-  if (typeof pipelineClass !== "string") throw fieldError(indexFile, "_class_name", "a pipeline class name", pipelineClass);
+  if (typeof pipelineClass !== "string")
+    throw fieldError(indexFile, "_class_name", "a pipeline class name", pipelineClass);
   const family = familyOf(pipelineClass, indexFile);
 
   const schedulerFile = join(dir, "scheduler", "scheduler_config.json");
-  const scheduler = parseSchedulerConfig(await readJsonObject(schedulerFile, "scheduler config"), schedulerFile);
+  const scheduler = parseSchedulerConfig(
+    await readJsonObject(schedulerFile, "scheduler config"),
+    schedulerFile,
+  );
   const isFlow = scheduler.parameterisation === "velocity";
   if (isFlow !== (family !== "sd")) {
     throw fieldError(
       schedulerFile,
       "_class_name",
-      family === "sd" ? "a DDPM-family scheduler (Stable Diffusion 1.x)" : "FlowMatchEulerDiscreteScheduler",
+      family === "sd"
+        ? "a DDPM-family scheduler (Stable Diffusion 1.x)"
+        : "FlowMatchEulerDiscreteScheduler",
       scheduler.className,
     );
   }
 
   const denoiserFolder = family === "sd" ? "unet" : "transformer";
-  const denoiser = await requireGraph(dir, join(denoiserFolder, "model.onnx"), denoiserFolder, pipelineClass);
+  const denoiser = await requireGraph(
+    dir,
+    join(denoiserFolder, "model.onnx"),
+    denoiserFolder,
+    pipelineClass,
+  );
   const denoiserConfigFile = join(dir, denoiserFolder, "config.json");
   const denoiserConfig = (await isFile(denoiserConfigFile))
     ? await readJsonObject(denoiserConfigFile, `${denoiserFolder} config`)
@@ -202,7 +228,12 @@ export async function readDiffusersLayout(dir: string, name?: string): Promise<D
       denoiser,
       denoiserVjp: await optionalGraph(dir, join(denoiserFolder, "vjp.onnx")),
       vaeEncoder: await optionalGraph(dir, join("vae_encoder", "model.onnx")),
-      vaeDecoder: await requireGraph(dir, join("vae_decoder", "model.onnx"), "VAE decoder", pipelineClass),
+      vaeDecoder: await requireGraph(
+        dir,
+        join("vae_decoder", "model.onnx"),
+        "VAE decoder",
+        pipelineClass,
+      ),
       vaeDecoderVjp: await optionalGraph(dir, join("vae_decoder", "vjp.onnx")),
     },
     text: await textParts(dir, family, pipelineClass),

@@ -53,7 +53,12 @@ export function packLatents(x: Tensor): Tensor {
 }
 
 /** Inverse of `packLatents` for a latent of `channels` x `height` x `width`. */
-export function unpackLatents(tokens: Tensor, channels: number, height: number, width: number): Tensor {
+export function unpackLatents(
+  tokens: Tensor,
+  channels: number,
+  height: number,
+  width: number,
+): Tensor {
   const n = tokens.shape[0];
   const w2 = width / 2;
   const out = new Float32Array(tokens.size);
@@ -98,7 +103,12 @@ function repeatBatch(tensor: Tensor, batch: number, path: string): Tensor {
 }
 
 /** A feed of `info`'s dtype, repeated over the batch when the graph input has a batch axis. */
-function idsFeed(info: { dtype: OnnxTensor["dtype"]; dims: readonly (number | string)[] }, ids: Float32Array, rows: number, batch: number) {
+function idsFeed(
+  info: { dtype: OnnxTensor["dtype"]; dims: readonly (number | string)[] },
+  ids: Float32Array,
+  rows: number,
+  batch: number,
+) {
   if (info.dims.length === 2) return numberFeed(ids, info.dtype, [rows, 3]);
   const repeated = new Float32Array(ids.length * batch);
   for (let b = 0; b < batch; b++) repeated.set(ids, b * ids.length);
@@ -124,7 +134,8 @@ export class DiffusersPipelineModel implements DiffusersModel {
     this.schedule = createSchedule(info.schedule);
     // Capabilities exist only when their graphs do, so callers can test for them.
     const { denoiserVjp, encoder, decoderVjp } = graphs;
-    if (denoiserVjp !== undefined) this.vjp = (xt, t, cond, g) => this.runDenoiserVjp(denoiserVjp, xt, t, cond, g);
+    if (denoiserVjp !== undefined)
+      this.vjp = (xt, t, cond, g) => this.runDenoiserVjp(denoiserVjp, xt, t, cond, g);
     if (encoder !== undefined) {
       this.encode = async (x) => (await this.runEncode(encoder, x)).mean;
       if (encoder.moments) this.encodeDistribution = (x) => this.runEncode(encoder, x);
@@ -135,8 +146,18 @@ export class DiffusersPipelineModel implements DiffusersModel {
   async predict(xt: Tensor, t: number, cond: Conditioning): Promise<Tensor> {
     const graph = this.graphs.denoiser;
     const { perSample, shared } = this.denoiserFeeds(graph, xt, t, cond);
-    const outputs = await runBatched(graph.session, perSample, shared, xt.batch, graph.staticBatch, [graph.output.name]);
-    return this.fromGraph(outputTensor(outputs[graph.output.name], graph.session.label, graph.output.name), xt);
+    const outputs = await runBatched(
+      graph.session,
+      perSample,
+      shared,
+      xt.batch,
+      graph.staticBatch,
+      [graph.output.name],
+    );
+    return this.fromGraph(
+      outputTensor(outputs[graph.output.name], graph.session.label, graph.output.name),
+      xt,
+    );
   }
 
   private async runDenoiserVjp(
@@ -151,15 +172,33 @@ export class DiffusersPipelineModel implements DiffusersModel {
     const vjpInfo = graph.vjp as NonNullable<DenoiserGraph["vjp"]>;
     perSample[gInfo.name] = tensorFeed(this.toGraph(g), gInfo.dtype);
     const names = [graph.output.name, vjpInfo.name];
-    const outputs = await runBatched(graph.session, perSample, shared, xt.batch, graph.staticBatch, names);
+    const outputs = await runBatched(
+      graph.session,
+      perSample,
+      shared,
+      xt.batch,
+      graph.staticBatch,
+      names,
+    );
     const label = graph.session.label;
     return {
-      output: this.fromGraph(outputTensor(outputs[graph.output.name], label, graph.output.name), xt),
+      output: this.fromGraph(
+        outputTensor(outputs[graph.output.name], label, graph.output.name),
+        xt,
+      ),
       vjp: this.fromGraph(outputTensor(outputs[vjpInfo.name], label, vjpInfo.name), xt),
     };
   }
 
   async condition(prompt: string, batch: number): Promise<Conditioning> {
+    if (typeof prompt !== "string") {
+      throw new TweedieError("prompt must be a string", {
+        code: "invalid_type",
+        path: [this.info.name, "prompt"],
+        expected: 'a string ("" for the unconditional branch)',
+        received: prompt,
+      });
+    }
     if (!Number.isInteger(batch) || batch < 1) {
       throw new TweedieError("batch must be a positive integer", {
         code: "invalid_value",
@@ -169,7 +208,11 @@ export class DiffusersPipelineModel implements DiffusersModel {
       });
     }
     const { embeddings, pooled } = await this.text.encode(prompt);
-    const cond: Conditioning = { kind: "text", prompt, embeddings: repeatBatch(embeddings, batch, "embeddings") };
+    const cond: Conditioning = {
+      kind: "text",
+      prompt,
+      embeddings: repeatBatch(embeddings, batch, "embeddings"),
+    };
     if (pooled !== undefined) cond.pooled = repeatBatch(pooled, batch, "pooled");
     return cond;
   }
@@ -177,26 +220,41 @@ export class DiffusersPipelineModel implements DiffusersModel {
   async decode(z: Tensor): Promise<Tensor> {
     const vae = this.layout.vae;
     this.checkLatent(z, "z");
-    return this.runCodec(this.graphs.decoder, z.map((v) => v / vae.scale + vae.shift));
+    return this.runCodec(
+      this.graphs.decoder,
+      z.map((v) => v / vae.scale + vae.shift),
+    );
   }
 
   /** decode(z) = D(z / scale + shift), so (d decode / dz)^T g = J_D^T g / scale. */
   private async runDecodeVjp(graph: CodecGraph, z: Tensor, g: Tensor): Promise<Tensor> {
     const vae = this.layout.vae;
     this.checkLatent(z, "z");
-    const vjp = await this.runCodec(graph, z.map((v) => v / vae.scale + vae.shift), g);
+    const vjp = await this.runCodec(
+      graph,
+      z.map((v) => v / vae.scale + vae.shift),
+      g,
+    );
     return vjp.map((v) => v / vae.scale);
   }
 
   private async runEncode(graph: CodecGraph, x: Tensor): Promise<{ mean: Tensor; std: Tensor }> {
     const { scale, shift, downsample, latentChannels } = this.layout.vae;
-    if (x.shape.length !== 4 || x.shape[1] !== 3 || x.shape[2] % downsample !== 0 || x.shape[3] % downsample !== 0) {
-      throw new TweedieError(`model ${this.info.name}: images must be [N, 3, H, W] with sides that are multiples of ${downsample}`, {
-        code: "shape_mismatch",
-        path: [this.info.name, "x"],
-        expected: `[N, 3, H, W], H and W multiples of ${downsample}`,
-        received: [...x.shape],
-      });
+    if (
+      x.shape.length !== 4 ||
+      x.shape[1] !== 3 ||
+      x.shape[2] % downsample !== 0 ||
+      x.shape[3] % downsample !== 0
+    ) {
+      throw new TweedieError(
+        `model ${this.info.name}: images must be [N, 3, H, W] with sides that are multiples of ${downsample}`,
+        {
+          code: "shape_mismatch",
+          path: [this.info.name, "x"],
+          expected: `[N, 3, H, W], H and W multiples of ${downsample}`,
+          received: [...x.shape],
+        },
+      );
     }
     const raw = await this.runCodec(graph, x);
     const [n, , h, w] = raw.shape;
@@ -208,7 +266,9 @@ export class DiffusersPipelineModel implements DiffusersModel {
       for (let i = 0; i < plane; i++) {
         mean[b * plane + i] = scale * (raw.data[base + i] - shift);
         // diffusers' DiagonalGaussianDistribution clamps the log variance to [-30, 20].
-        const logVariance = graph.moments ? Math.min(20, Math.max(-30, raw.data[base + plane + i])) : Number.NEGATIVE_INFINITY;
+        const logVariance = graph.moments
+          ? Math.min(20, Math.max(-30, raw.data[base + plane + i]))
+          : Number.NEGATIVE_INFINITY;
         std[b * plane + i] = scale * Math.exp(0.5 * logVariance);
       }
     }
@@ -226,27 +286,38 @@ export class DiffusersPipelineModel implements DiffusersModel {
 
   /** Runs a codec graph on x (and the cotangent g for VJP graphs); returns its primal output or VJP. */
   private async runCodec(graph: CodecGraph, x: Tensor, g?: Tensor): Promise<Tensor> {
-    const perSample: Record<string, OnnxTensor> = { [graph.input.name]: tensorFeed(x, graph.input.dtype) };
+    const perSample: Record<string, OnnxTensor> = {
+      [graph.input.name]: tensorFeed(x, graph.input.dtype),
+    };
     let name = graph.output.name;
     if (g !== undefined && graph.g !== undefined && graph.vjp !== undefined) {
       perSample[graph.g.name] = tensorFeed(g, graph.g.dtype);
       name = graph.vjp.name;
     }
-    const outputs = await runBatched(graph.session, perSample, {}, x.batch, graph.staticBatch, [name]);
+    const outputs = await runBatched(graph.session, perSample, {}, x.batch, graph.staticBatch, [
+      name,
+    ]);
     return outputTensor(outputs[name], graph.session.label, name);
   }
 
   private checkLatent(x: Tensor, name: string): void {
     const channels = this.layout.vae.latentChannels;
     const patched = this.layout.family !== "sd";
-    if (x.shape.length !== 4 || x.shape[1] !== channels || (patched && (x.shape[2] % 2 !== 0 || x.shape[3] % 2 !== 0))) {
+    if (
+      x.shape.length !== 4 ||
+      x.shape[1] !== channels ||
+      (patched && (x.shape[2] % 2 !== 0 || x.shape[3] % 2 !== 0))
+    ) {
       const sides = patched ? " with even H and W (2x2 patches)" : "";
-      throw new TweedieError(`model ${this.info.name}: ${name} must be [N, ${channels}, H, W]${sides}`, {
-        code: "shape_mismatch",
-        path: [this.info.name, name],
-        expected: `[N, ${channels}, H, W]${sides}`,
-        received: [...x.shape],
-      });
+      throw new TweedieError(
+        `model ${this.info.name}: ${name} must be [N, ${channels}, H, W]${sides}`,
+        {
+          code: "shape_mismatch",
+          path: [this.info.name, name],
+          expected: `[N, ${channels}, H, W]${sides}`,
+          received: [...x.shape],
+        },
+      );
     }
   }
 
@@ -289,11 +360,17 @@ export class DiffusersPipelineModel implements DiffusersModel {
     const timestep = this.timestepValue(t);
     const perSample: Record<string, OnnxTensor> = {
       [graph.x.name]: tensorFeed(this.toGraph(xt), graph.x.dtype),
-      [graph.text.name]: tensorFeed(repeatBatch(cond.embeddings, batch, "cond.embeddings"), graph.text.dtype),
+      [graph.text.name]: tensorFeed(
+        repeatBatch(cond.embeddings, batch, "cond.embeddings"),
+        graph.text.dtype,
+      ),
     };
     const shared: Record<string, OnnxTensor> = {};
     if (graph.t.dims.length === 0) shared[graph.t.name] = numberFeed([timestep], graph.t.dtype, []);
-    else perSample[graph.t.name] = numberFeed(new Array<number>(batch).fill(timestep), graph.t.dtype, [batch]);
+    else
+      perSample[graph.t.name] = numberFeed(new Array<number>(batch).fill(timestep), graph.t.dtype, [
+        batch,
+      ]);
 
     if (graph.pooled !== undefined) {
       if (cond.pooled === undefined) {
@@ -303,7 +380,10 @@ export class DiffusersPipelineModel implements DiffusersModel {
           expected: "a pooled embedding tensor",
         });
       }
-      perSample[graph.pooled.name] = tensorFeed(repeatBatch(cond.pooled, batch, "cond.pooled"), graph.pooled.dtype);
+      perSample[graph.pooled.name] = tensorFeed(
+        repeatBatch(cond.pooled, batch, "cond.pooled"),
+        graph.pooled.dtype,
+      );
     }
     if (graph.imgIds !== undefined && graph.txtIds !== undefined) {
       const [h, w] = [xt.shape[2], xt.shape[3]];
@@ -312,10 +392,19 @@ export class DiffusersPipelineModel implements DiffusersModel {
       const target = graph.imgIds.dims.length === 2 ? shared : perSample;
       target[graph.imgIds.name] = idsFeed(graph.imgIds, imageIds(h, w), tokens, batch);
       const textTarget = graph.txtIds.dims.length === 2 ? shared : perSample;
-      textTarget[graph.txtIds.name] = idsFeed(graph.txtIds, new Float32Array(sequence * 3), sequence, batch);
+      textTarget[graph.txtIds.name] = idsFeed(
+        graph.txtIds,
+        new Float32Array(sequence * 3),
+        sequence,
+        batch,
+      );
     }
     if (graph.guidance !== undefined) {
-      perSample[graph.guidance.name] = numberFeed(new Array<number>(batch).fill(this.settings.guidanceScale), graph.guidance.dtype, [batch]);
+      perSample[graph.guidance.name] = numberFeed(
+        new Array<number>(batch).fill(this.settings.guidanceScale),
+        graph.guidance.dtype,
+        [batch],
+      );
     }
     return { perSample, shared };
   }

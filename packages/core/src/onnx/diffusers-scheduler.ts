@@ -52,12 +52,7 @@ export interface DiffusersScheduler {
 }
 
 /** Reads a config field, recording it in `defaults` when the class default fills it. */
-function tracked<T>(
-  config: JsonObject,
-  field: string,
-  defaults: string[],
-  read: () => T,
-): T {
+function tracked<T>(config: JsonObject, field: string, defaults: string[], read: () => T): T {
   if (config[field] === undefined || config[field] === null) defaults.push(field);
   return read();
 }
@@ -69,15 +64,27 @@ function vpSchedule(config: JsonObject, file: string, defaults: string[]): Sched
   const betaStart = tracked(config, "beta_start", defaults, () =>
     numberField(config, file, "beta_start", 0.0001),
   );
-  const betaEnd = tracked(config, "beta_end", defaults, () => numberField(config, file, "beta_end", 0.02));
+  const betaEnd = tracked(config, "beta_end", defaults, () =>
+    numberField(config, file, "beta_end", 0.02),
+  );
   const kind = tracked(config, "beta_schedule", defaults, () =>
     stringField(config, file, "beta_schedule", "linear"),
   );
   if (config.trained_betas !== undefined && config.trained_betas !== null) {
-    throw fieldError(file, "trained_betas", "null (explicit betas are not supported)", "a list of betas");
+    throw fieldError(
+      file,
+      "trained_betas",
+      "null (explicit betas are not supported)",
+      "a list of betas",
+    );
   }
   if (booleanField(config, file, "rescale_betas_zero_snr", false)) {
-    throw fieldError(file, "rescale_betas_zero_snr", "false (zero-terminal-SNR rescaling is not supported)", true);
+    throw fieldError(
+      file,
+      "rescale_betas_zero_snr",
+      "false (zero-terminal-SNR rescaling is not supported)",
+      true,
+    );
   }
   switch (kind) {
     case "linear":
@@ -87,11 +94,20 @@ function vpSchedule(config: JsonObject, file: string, defaults: string[]): Sched
     case "squaredcos_cap_v2":
       return { kind: "cosine", steps };
     default:
-      throw fieldError(file, "beta_schedule", "one of linear, scaled_linear, squaredcos_cap_v2", kind);
+      throw fieldError(
+        file,
+        "beta_schedule",
+        "one of linear, scaled_linear, squaredcos_cap_v2",
+        kind,
+      );
   }
 }
 
-function vpParameterisation(config: JsonObject, file: string, defaults: string[]): Parameterisation {
+function vpParameterisation(
+  config: JsonObject,
+  file: string,
+  defaults: string[],
+): Parameterisation {
   const prediction = tracked(config, "prediction_type", defaults, () =>
     stringField(config, file, "prediction_type", "epsilon"),
   );
@@ -107,7 +123,12 @@ function vpParameterisation(config: JsonObject, file: string, defaults: string[]
   }
 }
 
-function spacing(config: JsonObject, file: string, fallback: "leading" | "linspace", defaults: string[]) {
+function spacing(
+  config: JsonObject,
+  file: string,
+  fallback: "leading" | "linspace",
+  defaults: string[],
+) {
   const value = tracked(config, "timestep_spacing", defaults, () =>
     stringField(config, file, "timestep_spacing", fallback),
   );

@@ -5,19 +5,22 @@
  * and latent channels come from the folder's config files.
  */
 import { join } from "node:path";
-import type { ModelInfo, TimestepInput } from "../contracts/model.js";
+import type { Model, ModelInfo, TimestepInput } from "../contracts/model.js";
 import { TweedieError } from "../errors.js";
 import type { OnnxSession } from "./adapter.js";
 import { createSession, releaseSession } from "./adapter.js";
 import { isFile, numberField, readJsonObject } from "./diffusers-files.js";
 import { resolveDecoder, resolveDenoiser, resolveEncoder } from "./diffusers-graphs.js";
 import type { DiffusersLayout } from "./diffusers-layout.js";
-import { readDiffusersLayout } from "./diffusers-layout.js";
+import { isDiffusersFolder, readDiffusersLayout } from "./diffusers-layout.js";
 import type { DiffusersGraphs, DiffusersModel, DiffusersSettings } from "./diffusers-model.js";
 import { DiffusersPipelineModel } from "./diffusers-model.js";
 import { dynamicShift } from "./diffusers-scheduler.js";
 import type { Logger } from "./logger.js";
 import { silentLogger } from "./logger.js";
+import { MANIFEST_FILE } from "./manifest.js";
+import type { LoadModelOptions } from "./model.js";
+import { loadModelPackage } from "./model.js";
 import type { TextConditionerParts, TextEncoderPart } from "./text-encoder.js";
 import { idsInput, TextConditioner } from "./text-encoder.js";
 import { loadTokenizer } from "./text-tokenizer.js";
@@ -68,7 +71,11 @@ function nativeResolution(layout: DiffusersLayout): readonly [number, number] | 
   return [side, side];
 }
 
-function modelInfo(layout: DiffusersLayout, options: LoadDiffusersOptions, hasVjp: boolean): ModelInfo {
+function modelInfo(
+  layout: DiffusersLayout,
+  options: LoadDiffusersOptions,
+  hasVjp: boolean,
+): ModelInfo {
   const { scheduler, vae } = layout;
   let schedule = scheduler.schedule;
   let resolution = nativeResolution(layout);
@@ -79,7 +86,8 @@ function modelInfo(layout: DiffusersLayout, options: LoadDiffusersOptions, hasVj
   if (scheduler.dynamicShifting !== undefined) {
     const [height, width] = options.resolution ?? resolution ?? [0, 0];
     const patch = layout.family === "flux" ? 2 : 1;
-    const tokens = Math.floor(height / vae.downsample / patch) * Math.floor(width / vae.downsample / patch);
+    const tokens =
+      Math.floor(height / vae.downsample / patch) * Math.floor(width / vae.downsample / patch);
     if (!(tokens > 0)) {
       throw new TweedieError(`${scheduler.file}: use_dynamic_shifting needs the image size`, {
         code: "missing",
@@ -99,7 +107,12 @@ function modelInfo(layout: DiffusersLayout, options: LoadDiffusersOptions, hasVj
     resolution,
     channels: vae.latentChannels,
     space: "latent",
-    vae: { scale: vae.scale, shift: vae.shift, downsample: vae.downsample, latentChannels: vae.latentChannels },
+    vae: {
+      scale: vae.scale,
+      shift: vae.shift,
+      downsample: vae.downsample,
+      latentChannels: vae.latentChannels,
+    },
     conditioning: { kind: "text", encoder },
     learnedVariance: false,
     hasVjp,
@@ -133,7 +146,8 @@ function textLength(
     throw new TweedieError(`${join(layout.dir, encoderFolder)}: no token length`, {
       code: "missing",
       path: [file, "max_position_embeddings"],
-      expected: "tokenizer_config.json model_max_length or the encoder config's max_position_embeddings",
+      expected:
+        "tokenizer_config.json model_max_length or the encoder config's max_position_embeddings",
     });
   }
   return numberField(encoderConfig, file, "max_position_embeddings");
@@ -171,25 +185,48 @@ export async function loadDiffusersPackage(
       denoiser: resolveDenoiser(await open(files.denoiser), layout.family, channels, false),
       decoder: resolveDecoder(await open(files.vaeDecoder), channels, false),
     };
-    if (files.denoiserVjp) graphs.denoiserVjp = resolveDenoiser(await open(files.denoiserVjp), layout.family, channels, true);
+    if (files.denoiserVjp)
+      graphs.denoiserVjp = resolveDenoiser(
+        await open(files.denoiserVjp),
+        layout.family,
+        channels,
+        true,
+      );
     if (files.vaeEncoder) graphs.encoder = resolveEncoder(await open(files.vaeEncoder), channels);
-    if (files.vaeDecoderVjp) graphs.decoderVjp = resolveDecoder(await open(files.vaeDecoderVjp), channels, true);
+    if (files.vaeDecoderVjp)
+      graphs.decoderVjp = resolveDecoder(await open(files.vaeDecoderVjp), channels, true);
 
-    const settings: DiffusersSettings = { guidanceScale: options.guidanceScale ?? 3.5, textLengths: {} };
+    const settings: DiffusersSettings = {
+      guidanceScale: options.guidanceScale ?? 3.5,
+      textLengths: {},
+    };
     const parts: Partial<TextConditionerParts> = {};
     for (const part of layout.text) {
       const tokenizer = await loadTokenizer(join(dir, part.tokenizer));
       const session = await open(join(part.encoder, "model.onnx"));
       idsInput(session);
       const configFile = join(dir, part.encoder, "config.json");
-      const config = (await isFile(configFile)) ? await readJsonObject(configFile, "text encoder config") : null;
-      const length = textLength(layout, part.role, tokenizer.modelMaxLength, part.encoder, options, config);
+      const config = (await isFile(configFile))
+        ? await readJsonObject(configFile, "text encoder config")
+        : null;
+      const length = textLength(
+        layout,
+        part.role,
+        tokenizer.modelMaxLength,
+        part.encoder,
+        options,
+        config,
+      );
       settings.textLengths[part.role] = length;
       const encoderPart: TextEncoderPart = { tokenizer, session, length };
       parts[part.role === "clip" ? "clip" : part.role === "clip2" ? "clip2" : "t5"] = encoderPart;
     }
     if (layout.family === "sd3" && parts.t5 === undefined) {
-      parts.jointDim = numberField(layout.denoiserConfig, layout.denoiserConfigFile, "joint_attention_dim");
+      parts.jointDim = numberField(
+        layout.denoiserConfig,
+        layout.denoiserConfigFile,
+        "joint_attention_dim",
+      );
       parts.t5Length = options.t5MaxLength ?? 77;
     }
     const text = new TextConditioner(layout.family, parts as TextConditionerParts);
@@ -207,4 +244,19 @@ export async function loadDiffusersPackage(
     for (const session of opened) await releaseSession(session);
     throw error;
   }
+}
+
+/**
+ * Opens any model folder: a Tweedie package (`tweedie-model.json`) through
+ * `loadModelPackage`, or a diffusers / Optimum export (`model_index.json`) through
+ * `loadDiffusersPackage`, which also takes the diffusers-only options.
+ */
+export async function loadModel(
+  dir: string,
+  options: LoadModelOptions & LoadDiffusersOptions = {},
+): Promise<Model> {
+  if (!(await isFile(join(dir, MANIFEST_FILE))) && (await isDiffusersFolder(dir))) {
+    return loadDiffusersPackage(dir, options);
+  }
+  return loadModelPackage(dir, options);
 }

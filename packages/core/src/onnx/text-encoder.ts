@@ -72,12 +72,15 @@ export function idsInput(session: OnnxSession): OnnxValueInfo {
     });
   }
   if ((input.dtype !== "int32" && input.dtype !== "int64") || input.dims.length !== 2) {
-    throw new TweedieError(`${session.label}: input_ids must be an int32 or int64 [batch, sequence] tensor`, {
-      code: "model_mismatch",
-      path: [session.label, "input_ids"],
-      expected: "int32 or int64 of rank 2",
-      received: `${input.dtype} [${input.dims.join(", ")}]`,
-    });
+    throw new TweedieError(
+      `${session.label}: input_ids must be an int32 or int64 [batch, sequence] tensor`,
+      {
+        code: "model_mismatch",
+        path: [session.label, "input_ids"],
+        expected: "int32 or int64 of rank 2",
+        received: `${input.dtype} [${input.dims.join(", ")}]`,
+      },
+    );
   }
   return input;
 }
@@ -85,7 +88,8 @@ export function idsInput(session: OnnxSession): OnnxValueInfo {
 /** Name of the penultimate hidden state: hidden_states.(N - 1) of hidden_states.0..N. */
 function penultimateName(session: OnnxSession): string {
   const count = session.outputs.filter((v) => /^hidden_states\.\d+$/.test(v.name)).length;
-  if (count < 2) throw missingOutput(session, "hidden_states.N", "SD3 uses the penultimate hidden state");
+  if (count < 2)
+    throw missingOutput(session, "hidden_states.N", "SD3 uses the penultimate hidden state");
   return `hidden_states.${count - 2}`;
 }
 
@@ -96,11 +100,16 @@ async function runEncoder(
 ): Promise<Tensor[]> {
   const { session, tokenizer, length } = part;
   for (const name of outputs) {
-    if (!session.outputs.some((v) => v.name === name)) throw missingOutput(session, name, "the pipeline reads it");
+    if (!session.outputs.some((v) => v.name === name))
+      throw missingOutput(session, name, "the pipeline reads it");
   }
   const input = idsInput(session);
   const ids = tokenizer.encode(prompt, length);
-  const result = await runSession(session, { input_ids: numberFeed(ids, input.dtype, [1, length]) }, outputs);
+  const result = await runSession(
+    session,
+    { input_ids: numberFeed(ids, input.dtype, [1, length]) },
+    outputs,
+  );
   return outputs.map((name) => outputTensor(result[name], session.label, name));
 }
 
@@ -177,8 +186,14 @@ export class TextConditioner {
       return { embeddings, pooled };
     }
     const second = clip2 as TextEncoderPart;
-    const [statesL, pooledL] = await runEncoder(clip, prompt, [penultimateName(clip.session), "text_embeds"]);
-    const [statesG, pooledG] = await runEncoder(second, prompt, [penultimateName(second.session), "text_embeds"]);
+    const [statesL, pooledL] = await runEncoder(clip, prompt, [
+      penultimateName(clip.session),
+      "text_embeds",
+    ]);
+    const [statesG, pooledG] = await runEncoder(second, prompt, [
+      penultimateName(second.session),
+      "text_embeds",
+    ]);
     let t5States: Tensor;
     if (t5 === undefined) {
       const width = this.parts.jointDim as number;

@@ -94,7 +94,15 @@ async function clipDescription(folder: string, config: JsonObject): Promise<Json
     if (typeof id !== "number") {
       throw fieldError(vocabFile, content, "an id for this special token", id);
     }
-    return { id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
+    return {
+      id,
+      content,
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    };
   });
   return {
     version: "1.0",
@@ -171,7 +179,12 @@ function specialPlacement(
           const id = (piece.SpecialToken as { id: string } | undefined)?.id;
           const ids = id === undefined ? undefined : specials[id]?.ids;
           if (ids === undefined) {
-            throw fieldError(file, "post_processor.single", "special tokens listed in special_tokens", piece);
+            throw fieldError(
+              file,
+              "post_processor.single",
+              "special tokens listed in special_tokens",
+              piece,
+            );
           }
           (seenSequence ? suffix : prefix).push(...ids);
         }
@@ -206,7 +219,10 @@ export async function loadTokenizer(folder: string): Promise<TextTokenizer> {
   if (await isFile(jsonFile)) {
     description = await readJsonObject(jsonFile, "tokenizer");
     source = "tokenizer.json";
-  } else if ((await isFile(join(folder, "vocab.json"))) && (await isFile(join(folder, "merges.txt")))) {
+  } else if (
+    (await isFile(join(folder, "vocab.json"))) &&
+    (await isFile(join(folder, "merges.txt")))
+  ) {
     const tokenizerClass = config.tokenizer_class;
     if (tokenizerClass !== undefined && !/^CLIPTokenizer(Fast)?$/.test(String(tokenizerClass))) {
       throw fieldError(
@@ -244,11 +260,14 @@ export async function loadTokenizer(folder: string): Promise<TextTokenizer> {
   try {
     tokenizer = new Tokenizer(description, config);
   } catch (cause) {
-    throw new TweedieError(`${describedIn}: @huggingface/tokenizers could not read it: ${(cause as Error).message}`, {
-      code: "unsupported",
-      path: [describedIn],
-      cause,
-    });
+    throw new TweedieError(
+      `${describedIn}: @huggingface/tokenizers could not read it: ${(cause as Error).message}`,
+      {
+        code: "unsupported",
+        path: [describedIn],
+        cause,
+      },
+    );
   }
 
   const padText = tokenText(config.pad_token);
