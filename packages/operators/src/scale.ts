@@ -1,5 +1,5 @@
 import { TweedieError } from "@tweedie/core";
-import type { OperatorSpecValue } from "./spec.js";
+import { type OperatorSpecValue, operatorSpecSchema, parseSpec } from "./spec.js";
 
 /**
  * Throws before any work when an image side is not a multiple of `scale`. The message
@@ -65,18 +65,22 @@ export function cropToScale(
 }
 
 /**
- * The number that image sides must be multiples of for `spec` to build: the scale of a
- * super-resolution operator, and for a composition the least common multiple over its
- * stages of (the downscaling before the stage) x (the stage's scale). Other operators
- * need 1.
+ * Returns the number that image sides must be multiples of for `spec` to build: the
+ * scale of a super-resolution operator, and for a composition the least common multiple
+ * over its stages of (the downscaling before the stage) x (the stage's scale). Other
+ * operators need 1. The spec is validated first.
  */
-export function requiredDivisor(spec: OperatorSpecValue): number {
+export function requiredDivisor(spec: unknown): number {
+  return divisorOf(parseSpec(operatorSpecSchema, spec, "operator spec"));
+}
+
+function divisorOf(spec: OperatorSpecValue): number {
   if (spec.kind === "sr-avgpool" || spec.kind === "sr-bicubic") return spec.scale;
   if (spec.kind !== "compose") return 1;
   let before = 1;
   let required = 1;
   for (const stage of spec.operators) {
-    const divisor = requiredDivisor(stage);
+    const divisor = divisorOf(stage);
     required = lcm(required, before * divisor);
     before *= stageScale(stage);
   }

@@ -23,11 +23,13 @@ describe("divisibility", () => {
     expect(() => buildOperator(spec, { imageShape: [3, 12, 16] })).toThrow(
       "image 6x8 is not divisible by scale 4",
     );
-    expect(requiredDivisor(buildOperator(spec, { imageShape: [3, 16, 24] }).spec as never)).toBe(8);
+    expect(requiredDivisor(spec)).toBe(8);
+    expect(buildOperator(spec, { imageShape: [3, 16, 24] }).outputShape).toEqual([3, 2, 3]);
   });
 
   it("needs no divisor for size-preserving operators", () => {
-    expect(requiredDivisor({ kind: "gaussian-blur", size: 61, sigma: 3, truncate: 4 })).toBe(1);
+    expect(requiredDivisor({ kind: "gaussian-blur" })).toBe(1);
+    expect(requiredDivisor({ kind: "sr-bicubic", scale: 12, truncate: 0.03 })).toBe(12);
   });
 });
 
