@@ -32,8 +32,7 @@ export interface ResolvedSolver {
   paramSets: JsonObject[];
 }
 
-/** A dataset with its name and the model its cells run (its own `model`, else the config's). */
-export type ResolvedDataset = DatasetOptions & { name: string; modelRef: ModelRef };
+export type ResolvedDataset = DatasetOptions & { name: string };
 
 /** A validated config with defaults filled, names unique, paths absolute and sweeps expanded. */
 export interface TweedieConfig {
@@ -69,14 +68,7 @@ export function resolveConfig(
     }
   };
 
-  const defaultModel = attempt(() => resolveModel(parsed.model, baseDir, ["model"]));
-  const datasets = parsed.datasets.map((dataset, index) => {
-    const modelRef =
-      dataset.model === undefined
-        ? defaultModel
-        : attempt(() => resolveModel(dataset.model!, baseDir, ["datasets", index, "model"]));
-    return resolveDataset(dataset, baseDir, modelRef ?? defaultModel!);
-  });
+  const datasets = parsed.datasets.map((dataset) => resolveDataset(dataset, baseDir));
   checkUnique(
     datasets.map((dataset) => dataset.name),
     "datasets",
@@ -112,7 +104,7 @@ export function resolveConfig(
     "label",
     errors,
   );
-  const model = defaultModel;
+  const model = attempt(() => resolveModel(parsed.model, baseDir));
   const seeds = resolveSeeds(parsed.seeds, errors);
   const output = attempt(() => resolveOutput(parsed, baseDir));
 
@@ -141,29 +133,15 @@ function absolute(path: string, baseDir: string): string {
   return isAbsolute(path) ? path : resolve(baseDir, path);
 }
 
-function resolveDataset(
-  dataset: DatasetOptions,
-  baseDir: string,
-  modelRef: ModelRef,
-): ResolvedDataset {
+function resolveDataset(dataset: DatasetOptions, baseDir: string): ResolvedDataset {
   const name = dataset.name ?? dataset.kind;
   if (dataset.kind === "digits") {
-    return {
-      ...dataset,
-      name,
-      modelRef,
-      file: dataset.file ? absolute(dataset.file, baseDir) : undefined,
-    };
+    return { ...dataset, name, file: dataset.file ? absolute(dataset.file, baseDir) : undefined };
   }
   if (dataset.kind === "embedded-samples") {
-    return {
-      ...dataset,
-      name,
-      modelRef,
-      root: dataset.root ? absolute(dataset.root, baseDir) : undefined,
-    };
+    return { ...dataset, name, root: dataset.root ? absolute(dataset.root, baseDir) : undefined };
   }
-  return { ...dataset, name, modelRef, root: absolute(dataset.root, baseDir) };
+  return { ...dataset, name, root: absolute(dataset.root, baseDir) };
 }
 
 function resolveTask(task: ParsedConfig["tasks"][number]): ResolvedTask {
@@ -198,13 +176,13 @@ function checkUnique(names: string[], list: string, field: string, errors: Tweed
   });
 }
 
-function resolveModel(text: string, baseDir: string, path: (string | number)[]): ModelRef {
+function resolveModel(text: string, baseDir: string): ModelRef {
   if (text.startsWith(EMBEDDED_PREFIX)) {
     const name = text.slice(EMBEDDED_PREFIX.length);
     if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) {
       throw new TweedieError("invalid embedded model name", {
         code: "invalid_value",
-        path,
+        path: ["model"],
         expected: "embedded:NAME with NAME of a-z, 0-9 and '-'",
         received: text,
       });
