@@ -1,12 +1,5 @@
 import { type SolveOptions, type StepInfo, Tensor, TweedieError } from "@tweedie/core";
 
-/** Where a loop is: the sample, the step (counted from 1 over inversion and sampling) and the total. */
-export interface StepLocation {
-  sample: number;
-  step: number;
-  totalSteps: number;
-}
-
 /** Per-sample loop state shared by the inversion and the sampling loops. */
 export interface LoopHooks {
   options: SolveOptions;

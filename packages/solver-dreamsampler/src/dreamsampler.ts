@@ -108,28 +108,16 @@ export class DreamSamplerSolver implements Solver {
 
   private async prepareRestore(problem: RestorationProblem, levels: readonly NoiseLevel[]) {
     const { denoiser, operator, y } = problem;
-    if (!operator.linear || !operator.adjoint) {
-      throw new TweedieError("DreamSampler restoration needs a linear operator with an adjoint", {
-        code: "unsupported",
-        path: ["problem", "operator"],
-        expected: "a linear operator (the conjugate-gradient step solves with A^T A)",
-        received: operator.spec.kind,
-      });
-    }
-    if (y.batch !== 1) {
-      throw new TweedieError("DreamSampler restores one measurement at a time", {
-        code: "shape_mismatch",
-        path: ["problem", "y"],
-        expected: "batch 1",
-        received: [...y.shape],
-      });
-    }
+    checkRestoration(problem);
+    const adjoint = operator.adjoint!.bind(operator);
+
     const latentPath = resolveLatentPath(denoiser, this.params.latentGradient);
     const nullCond = await denoiser.model.condition(this.params.nullPrompt, 1);
     const targetCond = await this.targetConditioning(denoiser, problem.prompt ?? "");
-    // The official start is the inversion of the zero-filled measurement A^T y; A^+ y is the
+
+    // The official start is the inversion of the zero-filled measurement A^T y. A^+ y is the
     // same for inpainting and keeps the scale for other operators.
-    const backProjected = operator.pseudoInverse ? operator.pseudoInverse(y) : operator.adjoint(y);
+    const backProjected = operator.pseudoInverse ? operator.pseudoInverse(y) : adjoint(y);
     const start = await encode(denoiser, backProjected.reshape([1, ...problem.shape]));
     const downsample = latentPath === "pixel" ? 1 : (denoiser.model.info.vae?.downsample ?? 1);
     const context: RestoreContext = {
@@ -143,6 +131,7 @@ export class DreamSamplerSolver implements Solver {
       latentPath,
       params: this.params,
     };
+
     const sampleOne = async (rng: Rng, hooks: LoopHooks): Promise<Tensor> => {
       const inverted = await ddimInvert(denoiser, start, levels, nullCond, hooks);
       const samplingHooks = { ...hooks, stepOffset: levels.length - 1 };
@@ -167,6 +156,26 @@ export class DreamSamplerSolver implements Solver {
   ): Promise<Conditioning | null> {
     const cond = await denoiser.model.condition(prompt, 1);
     return prompt === this.params.nullPrompt ? null : cond;
+  }
+}
+
+function checkRestoration(problem: RestorationProblem): void {
+  const { operator, y } = problem;
+  if (!operator.linear || !operator.adjoint) {
+    throw new TweedieError("DreamSampler restoration needs a linear operator with an adjoint", {
+      code: "unsupported",
+      path: ["problem", "operator"],
+      expected: "a linear operator (the conjugate-gradient step solves with A^T A)",
+      received: operator.spec.kind,
+    });
+  }
+  if (y.batch !== 1) {
+    throw new TweedieError("DreamSampler restores one measurement at a time", {
+      code: "shape_mismatch",
+      path: ["problem", "y"],
+      expected: "batch 1",
+      received: [...y.shape],
+    });
   }
 }
 

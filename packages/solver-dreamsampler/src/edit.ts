@@ -36,7 +36,7 @@ export async function denoisePair(
 }
 
 /**
- * The DreamSampler editing loop ("dream_edit" in the official solver/latent_diffusion.py,
+ * Runs the DreamSampler editing loop ("dream_edit" in the official solver/latent_diffusion.py,
  * commit 6f190c9), from the inverted state at the last level down to level 1. Per step,
  * with alphaBar_t the level's VP-equivalent alphaBar and gamma = lambda alphaBar_t:
  *   epsTilde = epsU + gamma (epsC - epsU),   x0Hat = (x - sigma epsTilde) / alpha,
@@ -65,19 +65,19 @@ export async function dreamEdit(
   for (let k = steps; k >= 1; k--) {
     const step = steps - k + 1;
     throwIfCancelled(hooks, step);
-    const here = levels[k];
+    const current = levels[k];
     const previous = levels[k - 1];
-    const gamma = lambda * here.alphaBar;
+    const gamma = lambda * current.alphaBar;
 
     // 1. Unconditional and target estimates at the same state and time.
     let unconditional: Denoised;
     if (targetCond !== null && gamma !== 0) {
-      const [u, c] = await denoisePair(denoiser, x, here.t, nullCond, targetCond);
+      const [u, c] = await denoisePair(denoiser, x, current.t, nullCond, targetCond);
       unconditional = u;
       // 2. x0Hat from epsTilde, in its proximal form.
       x0Hat = lerp(u.x0Hat, c.x0Hat, gamma);
     } else {
-      unconditional = await denoiser.denoise(x, here.t, nullCond);
+      unconditional = await denoiser.denoise(x, current.t, nullCond);
       x0Hat = unconditional.x0Hat;
     }
 
@@ -85,7 +85,7 @@ export async function dreamEdit(
     x = axpby(previous.alpha, x0Hat, previous.sigma, unconditional.epsHat);
 
     throwIfDiverged(x0Hat, hooks, step);
-    reportStep(hooks, step, { t: here.t, nfe: denoiser.nfe, x0Hat });
+    reportStep(hooks, step, { t: current.t, nfe: denoiser.nfe, x0Hat });
   }
   return x0Hat;
 }

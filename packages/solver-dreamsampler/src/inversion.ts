@@ -3,8 +3,8 @@ import { type LoopHooks, reportStep, throwIfCancelled, throwIfDiverged } from ".
 import type { NoiseLevel } from "./levels.js";
 
 /**
- * DDIM inversion (Song, Meng and Ermon, arXiv 2010.02502, eq. 13 run forward in time), as
- * the official DreamSampler code runs it with w_inv = 0: from level k to k + 1, with epsHat
+ * Runs DDIM inversion (Song, Meng and Ermon, arXiv 2010.02502: the deterministic DDIM step
+ * taken toward higher noise), as the official DreamSampler code runs it with w_inv = 0: from level k to k + 1, with epsHat
  * of the current state evaluated at the next level's time,
  *   x0 = (x - sigma_k epsHat) / alpha_k,   x <- alpha_{k+1} x0 + sigma_{k+1} epsHat.
  * Returns the state at the last level. `levels[0]` is the clean image (alpha 1, sigma 0).
@@ -24,11 +24,11 @@ export async function ddimInvert(
   let x = x0;
   for (let k = 0; k + 1 < levels.length; k++) {
     throwIfCancelled(hooks, k + 1);
-    const here = levels[k];
+    const current = levels[k];
     const next = levels[k + 1];
-    const rescale = Math.hypot(next.alpha, next.sigma) / Math.hypot(here.alpha, here.sigma);
+    const rescale = Math.hypot(next.alpha, next.sigma) / Math.hypot(current.alpha, current.sigma);
     const { epsHat } = await denoiser.denoise(rescale === 1 ? x : scale(x, rescale), next.t, cond);
-    const clean = axpby(1 / here.alpha, x, -here.sigma / here.alpha, epsHat);
+    const clean = axpby(1 / current.alpha, x, -current.sigma / current.alpha, epsHat);
     x = axpby(next.alpha, clean, next.sigma, epsHat);
     throwIfDiverged(clean, hooks, k + 1);
     reportStep(hooks, k + 1, { t: next.t, nfe: denoiser.nfe, x0Hat: clean });

@@ -28,7 +28,7 @@ export const REFERENCE_SCHEDULES: Readonly<Record<"sd15" | "ddpm", ScheduleSpec>
   ddpm: { kind: "vp-linear", betaStart: 1e-4, betaEnd: 0.02, steps: 1000 },
 };
 
-/** The level at model time t. */
+/** Returns the noise level at model time t. */
 export function levelAt(schedule: Schedule, t: number): NoiseLevel {
   const alpha = schedule.alpha(t);
   const sigma = schedule.sigma(t);
@@ -59,8 +59,8 @@ export function timeAtAlphaBar(schedule: Schedule, alphaBar: number): number {
 /**
  * The DDIM levels, ascending: level 0 is the clean image (t = 0) and levels 1..steps are the
  * DDIM grid (diffusers "leading" spacing, skip = floor(trainSteps / steps): 0, 5, ..., 995
- * for 200 steps). A VP model uses its own training steps; any other schedule takes the
- * alphaBar of `reference` at those steps and the model time with the same alphaBar.
+ * for 200 steps). A VP model uses its own training steps. Any other schedule takes the
+ * alphaBar of `reference` at those steps, at the model time with the same alphaBar.
  *
  * NOTE: the official code prepends 1 to alphas_cumprod, so the UNet sees timestep k while
  * the update uses alphaBar[k - 1]; this grid keeps the network's time and its alphaBar

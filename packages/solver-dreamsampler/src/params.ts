@@ -38,8 +38,8 @@ export const dreamSamplerParamsSchema = z
      */
     textRegion: z.enum(["auto", "everywhere", "nowhere"]).default("auto"),
     /**
-     * Latent models, DPS steps: `decoder-vjp` takes the gradient through the decoder's VJP
-     * graph; `pixel-reencode` steps the decoded x0Hat in pixel space and re-encodes it;
+     * Latent models, DPS steps. `decoder-vjp` takes the gradient through the decoder's VJP
+     * graph, and `pixel-reencode` steps the decoded x0Hat in pixel space and re-encodes it.
      * `auto` uses the VJP graph when the package ships one.
      */
     latentGradient: z.enum(["auto", "decoder-vjp", "pixel-reencode"]).default("auto"),

@@ -18,7 +18,7 @@ import { denoisePair } from "./edit.js";
 import type { NoiseLevel } from "./levels.js";
 import type { DreamSamplerParams } from "./params.js";
 
-/** How a DPS step reaches the latent of a latent model (pixel models: "pixel"). */
+/** Route of a DPS step to the latent of a latent model ("pixel" for pixel models). */
 export type LatentPath = "pixel" | "decoder-vjp" | "pixel-reencode";
 
 export interface RestoreContext {
@@ -46,7 +46,7 @@ async function fromPixels(context: RestoreContext, x: Tensor): Promise<Tensor> {
 }
 
 /**
- * The DreamSampler restoration loop ("dream_inpaint" in the official
+ * Runs the DreamSampler restoration loop ("dream_inpaint" in the official
  * solver/latent_diffusion.py, commit 6f190c9), from the inverted measurement at the last
  * level down to level 1. Step s (from 0) is a DreamSampler step when s % dreamEvery = 0 and
  * s < dreamUntil * steps (official: s % 3 = 0 and s < 170 of 200), and a DPS step otherwise.
@@ -88,19 +88,19 @@ export async function dreamRestore(
 async function dreamStep(
   context: RestoreContext,
   x: Tensor,
-  here: NoiseLevel,
+  current: NoiseLevel,
   previous: NoiseLevel,
   stepRng: Rng,
 ): Promise<{ x: Tensor; x0Hat: Tensor }> {
   const { denoiser, operator, y, params } = context;
-  const a = here.alphaBar;
+  const a = current.alphaBar;
   let unconditional: Denoised;
   let target: Tensor;
   if (context.targetCond === null) {
-    unconditional = await denoiser.denoise(x, here.t, context.nullCond);
+    unconditional = await denoiser.denoise(x, current.t, context.nullCond);
     target = unconditional.x0Hat;
   } else {
-    const [u, c] = await denoisePair(denoiser, x, here.t, context.nullCond, context.targetCond);
+    const [u, c] = await denoisePair(denoiser, x, current.t, context.nullCond, context.targetCond);
     unconditional = u;
     target = c.x0Hat;
   }
@@ -137,11 +137,11 @@ async function dreamStep(
 async function dpsStep(
   context: RestoreContext,
   x: Tensor,
-  here: NoiseLevel,
+  current: NoiseLevel,
   previous: NoiseLevel,
 ): Promise<{ x: Tensor; x0Hat: Tensor }> {
   const { denoiser, operator, y } = context;
-  const unconditional = await denoiser.denoise(x, here.t, context.nullCond);
+  const unconditional = await denoiser.denoise(x, current.t, context.nullCond);
   const next = axpby(previous.alpha, unconditional.x0Hat, previous.sigma, unconditional.epsHat);
 
   const image = await toPixels(context, unconditional.x0Hat);
@@ -149,7 +149,7 @@ async function dpsStep(
   const residualNorm = norm(residual);
   if (residualNorm === 0) return { x: next, x0Hat: unconditional.x0Hat };
   const pixelGradient = scale(operator.adjoint!(residual), -1 / residualNorm);
-  const stepSize = previous.alpha * Math.hypot(here.alpha, here.sigma);
+  const stepSize = previous.alpha * Math.hypot(current.alpha, current.sigma);
 
   if (context.latentPath === "pixel-reencode") {
     // The decoder has no VJP graph: step the decoded image, re-encode it, re-noise with epsU.
@@ -163,12 +163,12 @@ async function dpsStep(
     context.latentPath === "decoder-vjp"
       ? await denoiser.model.decodeVjp!(unconditional.x0Hat, pixelGradient)
       : pixelGradient;
-  const gradient = await denoiser.x0HatVjp(x, here.t, context.nullCond, cotangent);
+  const gradient = await denoiser.x0HatVjp(x, current.t, context.nullCond, cotangent);
   return { x: axpy(-stepSize, gradient, next), x0Hat: unconditional.x0Hat };
 }
 
 /**
- * The measurement weight in the working space: A^T A 1 clipped to [0, 1] for an inpainting
+ * Builds the measurement weight in the working space: A^T A 1 clipped to [0, 1] for an inpainting
  * operator (exactly its mask), all ones (no text region) for other operators under
  * "auto" and "nowhere", all zeros under "everywhere". Latent models take every
  * `downsample`-th pixel of the first channel, as the official code takes mask[::8, ::8].
