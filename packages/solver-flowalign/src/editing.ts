@@ -49,7 +49,7 @@ export async function conditionPrompts(
   return out;
 }
 
-/** The model's working space: the source image itself, or its latent for latent models. */
+/** Returns the source in the model's working space: the image itself, or its latent. */
 export async function encodeSource(denoiser: Denoiser, source: Tensor): Promise<Tensor> {
   const model = denoiser.model;
   if (model.info.space === "pixel") return source;
@@ -70,7 +70,7 @@ export async function decodeResult(denoiser: Denoiser, x: Tensor): Promise<Tenso
   return model.decode!(x);
 }
 
-/** Where a check runs: the solver, the sample and the step (counted from 1). */
+/** Position of a check: the solver, the sample and the step (counted from 1). */
 export interface StepLocation {
   solver: string;
   sample: number;
@@ -101,9 +101,9 @@ export function maxAbs(x: Tensor): number {
 }
 
 /**
- * Throws `diverged` when the state leaves [-limit, limit] or holds a non-finite value. On
- * [-1, 1] images a state beyond 10 is no image at all: a guidance scale too strong for the
- * prior has made the iteration unstable, which further steps do not undo.
+ * Throws `diverged` when the state leaves [-limit, limit] or contains a non-finite value.
+ * On [-1, 1] images a state beyond 10 is no image at all. A guidance scale too strong for
+ * the prior has made the iteration unstable, and further steps do not undo that.
  */
 export function throwIfDiverged(x: Tensor, limit: number, where: StepLocation): void {
   const largest = maxAbs(x);

@@ -55,7 +55,7 @@ export function timeAtFlowTime(schedule: Schedule, tau: number): number {
   return 0.5 * (low + high);
 }
 
-/** The grid point at flow time tau; tau is recomputed from t, so it is the model's exact level. */
+/** Returns the grid point at flow time tau, with tau recomputed from t (the model's exact level). */
 export function flowPoint(schedule: Schedule, tau: number): FlowPoint {
   const t = timeAtFlowTime(schedule, tau);
   return { t, tau: flowTimeOf(schedule, t), scale: schedule.alpha(t) + schedule.sigma(t) };
@@ -69,8 +69,8 @@ export interface FlowGridParams {
 }
 
 /**
- * The sigmas of diffusers' flow-matching Euler scheduler (`flowGrid`, steps + 1 values
- * from 1 down to 0) as points on the model's schedule.
+ * Maps the sigmas of diffusers' flow-matching Euler scheduler (`flowGrid`, steps + 1
+ * values from 1 down to 0) to points on the model's schedule.
  */
 export function flowPoints(schedule: Schedule, params: FlowGridParams): FlowPoint[] {
   const grid = flowGrid({

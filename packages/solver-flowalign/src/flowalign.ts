@@ -71,6 +71,7 @@ export class FlowAlignSolver implements Solver {
     const prompts = await conditionPrompts(denoiser, [p.sourcePrompt, p.targetPrompt]);
     const source = prompts.get(p.sourcePrompt) as Conditioning;
     const target = prompts.get(p.targetPrompt) as Conditioning;
+
     // Guidance between a prompt and itself changes nothing, so equal prompts skip it.
     const guide = p.sourcePrompt !== p.targetPrompt;
     const { cfgScale } = this.params;
@@ -80,6 +81,7 @@ export class FlowAlignSolver implements Solver {
       targetBranch = { cond: target, cfgScale: 1 };
       sourceBranch = { cond: source, uncond: guide ? target : undefined, cfgScale };
     }
+
     const context: AlignContext = {
       denoiser,
       source: await encodeSource(denoiser, p.source),
@@ -87,6 +89,7 @@ export class FlowAlignSolver implements Solver {
       targetBranch,
       sourceBranch,
     };
+
     return runSamples(
       denoiser,
       this.params.samples,

@@ -151,7 +151,7 @@ export class FlowEditSolver implements Solver {
   }
 }
 
-/** The flow state (1 - tau) x0 + tau eps. */
+/** Computes the flow state (1 - tau) x0 + tau eps. */
 export function noised(x0: Tensor, tau: number, eps: Tensor): Tensor {
   return axpby(1 - tau, x0, tau, eps);
 }

@@ -15,8 +15,8 @@ const commonFields = {
   /** Independent edits per problem, each on its own random stream. */
   samples: z.number().int().min(1).max(1024).default(1),
   /**
-   * The state may not leave [-divergenceLimit, divergenceLimit] (in the working space of the
-   * model: [-1, 1] pixels, or latents); beyond it the solve stops with code "diverged".
+   * Bound on the state's absolute value, in the model's working space ([-1, 1] pixels, or
+   * latents). Beyond it the solve stops with code "diverged".
    */
   divergenceLimit: z.number().positive().default(10),
 };
@@ -109,7 +109,7 @@ export const flowEditPresets: Record<string, Preset<FlowEditParams>> = {
   },
   "flowedit-digits": {
     params: { steps: 50, shift: 1, nMax: 25, nMin: 0, nAvg: 1, sourceCfg: 1, targetCfg: 3 },
-    source: `${DIGITS_SOURCE}. Start at tau 0.49; the SD3 scales 3.5 / 13.5 edit but fall about 4 dB further from the source and lose about 5 dB of reverse-edit PSNR on this prior`,
+    source: `${DIGITS_SOURCE}. It starts at tau 0.49. The SD3 scales 3.5 / 13.5 also edit, but they end 4.7 dB further from the source and 7 dB lower in reverse-edit PSNR on this prior`,
   },
 };
 
@@ -121,7 +121,7 @@ export const flowAlignPresets: Record<string, Preset<FlowAlignParams>> = {
   },
   "flowalign-digits": {
     params: { steps: 33, shift: 2, gamma: 0.03, cfgScale: 1.5 },
-    source: `${DIGITS_SOURCE}. The SD3 guidance 13.5 (and 7.5) makes the iteration diverge on this sharp prior, a property of the method rather than a fault. Guidance 1.5 with gamma 0.03 edits every digit and keeps the most of the source; guidance 2.5 and above loses 7 dB or more of reverse-edit PSNR, and gamma 0.05 and above starts to leave digits unedited`,
+    source: `${DIGITS_SOURCE}. The SD3 guidance 13.5 (and 7.5) makes the iteration diverge on this sharp prior, a property of the method rather than a fault. Guidance 1.5 with gamma 0.03 edits every digit and keeps the most of the source. Guidance 2 already loses 6 dB of reverse-edit PSNR, and gamma 0.05 starts to leave digits unedited (success 0.96)`,
   },
 };
 

@@ -25,7 +25,7 @@ const MEANS = {
 };
 const SOURCE = [0.7, -0.4, 0.2, -0.5];
 
-function gaussianModel(): LabelGmmModel {
+function gaussianModel(schedule: "flow" | "vp" = "flow"): LabelGmmModel {
   return new LabelGmmModel({
     mixtures: [
       isotropicGaussian(MEANS.source, VARIANCE),
@@ -34,7 +34,11 @@ function gaussianModel(): LabelGmmModel {
     ],
     prompts: { source: 0, target: 1 },
     shape: [1, 2, 2],
-    schedule: { kind: "rectified-flow", shift: 1 },
+    schedule:
+      schedule === "flow"
+        ? { kind: "rectified-flow", shift: 1 }
+        : { kind: "vp-linear", betaStart: 1e-4, betaEnd: 0.02, steps: 1000 },
+    parameterisation: schedule === "flow" ? "x0" : "epsilon",
   });
 }
 
@@ -91,6 +95,21 @@ describe("FlowEdit on Gaussian priors", () => {
       for (let j = 0; j < 4; j++) expect(result.x.data[j]).toBeCloseTo(x[j], 4);
       expect(result.nfe).toBe(params.nMax * 4);
     }
+  });
+
+  it("edits a VP model like a flow model", async () => {
+    // The VP model runs in its flow-equivalent form: same prior, same noise draws, same
+    // flow times (the grid starts at tau 0.85, inside the VP schedule's range).
+    const params = flowEditParamsSchema.parse({ steps: 20, nMax: 12, sourceCfg: 2, targetCfg: 4 });
+    const flow = await new FlowEditSolver(params).solve(
+      problem(new Denoiser(gaussianModel())),
+      createRng(12),
+    );
+    const vp = await new FlowEditSolver(params).solve(
+      problem(new Denoiser(gaussianModel("vp"))),
+      createRng(12),
+    );
+    for (let j = 0; j < 4; j++) expect(vp.x.data[j]).toBeCloseTo(flow.x.data[j], 4);
   });
 
   it("leaves the source unchanged when the prompts agree", async () => {
