@@ -32,7 +32,8 @@ export interface ResolvedSolver {
   paramSets: JsonObject[];
 }
 
-export type ResolvedDataset = DatasetOptions & { name: string };
+/** A dataset with its name and the model its cells run (its own `model`, else the config's). */
+export type ResolvedDataset = DatasetOptions & { name: string; modelRef: ModelRef };
 
 /** A validated config with defaults filled, names unique, paths absolute and sweeps expanded. */
 export interface TweedieConfig {
@@ -68,7 +69,14 @@ export function resolveConfig(
     }
   };
 
-  const datasets = parsed.datasets.map((dataset) => resolveDataset(dataset, baseDir));
+  const defaultModel = attempt(() => resolveModel(parsed.model, baseDir, ["model"]));
+  const datasets = parsed.datasets.map((dataset, index) => {
+    const modelRef =
+      dataset.model === undefined
+        ? defaultModel
+        : attempt(() => resolveModel(dataset.model!, baseDir, ["datasets", index, "model"]));
+    return resolveDataset(dataset, baseDir, modelRef ?? defaultModel!);
+  });
   checkUnique(
     datasets.map((dataset) => dataset.name),
     "datasets",
@@ -104,7 +112,7 @@ export function resolveConfig(
     "label",
     errors,
   );
-  const model = attempt(() => resolveModel(parsed.model, baseDir));
+  const model = defaultModel;
   const seeds = resolveSeeds(parsed.seeds, errors);
   const output = attempt(() => resolveOutput(parsed, baseDir));
 
@@ -133,15 +141,29 @@ function absolute(path: string, baseDir: string): string {
   return isAbsolute(path) ? path : resolve(baseDir, path);
 }
 
-function resolveDataset(dataset: DatasetOptions, baseDir: string): ResolvedDataset {
+function resolveDataset(
+  dataset: DatasetOptions,
+  baseDir: string,
+  modelRef: ModelRef,
+): ResolvedDataset {
   const name = dataset.name ?? dataset.kind;
   if (dataset.kind === "digits") {
-    return { ...dataset, name, file: dataset.file ? absolute(dataset.file, baseDir) : undefined };
+    return {
+      ...dataset,
+      name,
+      modelRef,
+      file: dataset.file ? absolute(dataset.file, baseDir) : undefined,
+    };
   }
   if (dataset.kind === "embedded-samples") {
-    return { ...dataset, name, root: dataset.root ? absolute(dataset.root, baseDir) : undefined };
+    return {
+      ...dataset,
+      name,
+      modelRef,
+      root: dataset.root ? absolute(dataset.root, baseDir) : undefined,
+    };
   }
-  return { ...dataset, name, root: absolute(dataset.root, baseDir) };
+  return { ...dataset, name, modelRef, root: absolute(dataset.root, baseDir) };
 }
 
 function resolveTask(task: ParsedConfig["tasks"][number]): ResolvedTask {
@@ -176,13 +198,13 @@ function checkUnique(names: string[], list: string, field: string, errors: Tweed
   });
 }
 
-function resolveModel(text: string, baseDir: string): ModelRef {
+function resolveModel(text: string, baseDir: string, path: (string | number)[]): ModelRef {
   if (text.startsWith(EMBEDDED_PREFIX)) {
     const name = text.slice(EMBEDDED_PREFIX.length);
     if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) {
       throw new TweedieError("invalid embedded model name", {
         code: "invalid_value",
-        path: ["model"],
+        path,
         expected: "embedded:NAME with NAME of a-z, 0-9 and '-'",
         received: text,
       });

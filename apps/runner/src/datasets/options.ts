@@ -70,7 +70,11 @@ export type ChannelPolicy =
   | { alpha: "reject" }
   | { alpha: "composite"; background: [number, number, number] };
 
+/** A model package for this dataset's cells, overriding the config's `model`. */
+const datasetModel = z.string().min(1).optional();
+
 const common = {
+  model: datasetModel,
   /** Label used in plans and reports; defaults to the kind. */
   name: z
     .string()
@@ -148,6 +152,7 @@ export const digitsDatasetSchema = z.strictObject({
   classes: z.array(z.number().int().min(0).max(9)).min(1).optional(),
   limit: limit.optional(),
   name: common.name,
+  model: datasetModel,
 });
 
 export const datasetSchema = z.discriminatedUnion("kind", [

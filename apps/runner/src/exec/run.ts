@@ -60,16 +60,27 @@ export async function planRun(
   env: NodeJS.ProcessEnv,
 ): Promise<PlannedRun> {
   const manifests = await Promise.all(config.datasets.map((dataset) => loadDataset(dataset)));
-  const dir = modelDir(config.model);
-  const model = {
-    ref: config.model.ref,
-    hash: await hashModelPath(dir),
-    scheduleSteps: await readScheduleSteps(dir),
+  const identity = async (ref: TweedieConfig["model"]) => {
+    const dir = modelDir(ref);
+    return {
+      ref: ref.ref,
+      hash: await hashModelPath(dir),
+      scheduleSteps: await readScheduleSteps(dir),
+    };
   };
+  // Only models that some dataset uses are hashed: the config's `model` may be a
+  // placeholder when every dataset names its own.
+  const datasetModels = new Map<string, Awaited<ReturnType<typeof identity>>>();
+  for (const dataset of config.datasets) {
+    if (!datasetModels.has(dataset.modelRef.ref))
+      datasetModels.set(dataset.modelRef.ref, await identity(dataset.modelRef));
+  }
+  const model = datasetModels.get(config.datasets[0].modelRef.ref)!;
   const plan = planCells({
     config,
     manifests,
     model,
+    datasetModels,
     solvers: solverRegistry().values(),
     operatorSchema: operatorSpecSchema,
     noiseSchema: noiseSpecSchema,
@@ -188,7 +199,8 @@ function jobFor(
       policy: manifest.policy,
     },
     item,
-    model: config.model,
+    model:
+      config.datasets.find((dataset) => dataset.name === manifest.name)?.modelRef ?? config.model,
     metrics: config.metrics,
   };
 }

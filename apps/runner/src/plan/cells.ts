@@ -54,7 +54,10 @@ export interface PlanInput {
   config: TweedieConfig;
   /** One manifest per config dataset, in config order. */
   manifests: readonly DatasetManifest[];
+  /** The config's model. */
   model: ModelIdentity;
+  /** Identities of the models that datasets name themselves, by model ref. */
+  datasetModels?: ReadonlyMap<string, ModelIdentity>;
   solvers: Iterable<SolverInfo>;
   /** Schemas that validate and complete operator and noise specs (from @tweedie/operators). */
   operatorSchema?: z.ZodType;
@@ -90,6 +93,10 @@ export function planCells(input: PlanInput): Plan {
   }
   if (errors.length > 0) throw new ConfigError(errors);
 
+  const modelOf = (manifest: DatasetManifest): ModelIdentity => {
+    const ref = config.datasets.find((dataset) => dataset.name === manifest.name)?.modelRef.ref;
+    return (ref !== undefined ? input.datasetModels?.get(ref) : undefined) ?? input.model;
+  };
   const cells: Cell[] = [];
   const skipped: Plan["skipped"] = [];
   const used = { tasks: new Set<string>(), variants: new Set<SolverVariant>() };
@@ -112,7 +119,9 @@ export function planCells(input: PlanInput): Plan {
           used.variants.add(variant);
           for (const seed of config.seeds) {
             for (let sample = 0; sample < config.samples; sample++) {
-              cells.push(makeCell(manifest, item, cellTask, variant, seed, sample, input.model));
+              cells.push(
+                makeCell(manifest, item, cellTask, variant, seed, sample, modelOf(manifest)),
+              );
             }
           }
         }
