@@ -91,6 +91,7 @@ export {
   backgroundWeightSum,
   multiplyByBackground,
 } from "./metrics/masked.js";
+export { type PosteriorRatio, posteriorSlicedWassersteinRatio } from "./metrics/posterior.js";
 export { getProfile, PROFILES, type ProfileInfo, reportScale } from "./metrics/profiles.js";
 export {
   DEEPINV_PSNR_EPSILON,
@@ -204,3 +205,13 @@ export {
   type SetMetricOptions,
   type SetMetricResult,
 } from "./network/set-metrics.js";
+export {
+  type Comparison,
+  type ConventionChange,
+  compareLeaderboards,
+  type MissingEntry,
+  type RegressionReport,
+  type Tolerance,
+  type Tolerances,
+} from "./regress/compare.js";
+export { regressionToMarkdown } from "./regress/format.js";
