@@ -22,7 +22,7 @@ import {
 import { LabelGmmModel } from "./helpers/label-gmm-model.js";
 import { MaskOperator } from "./helpers/mask-operator.js";
 
-/** A two-component mixture over 4 values (a 2 x 2 image) per label. */
+/** Builds a two-component mixture over 4 values (a 2 x 2 image). */
 function mixture(means: number[][], variances: number[]): GaussianMixture {
   const covariances = new Float64Array(2 * 16);
   for (let k = 0; k < 2; k++) {
@@ -153,6 +153,28 @@ describe("DreamSampler editing", () => {
     expect(distances[2]).toBeGreaterThan(distances[1]);
   });
 
+  it("passes prompts through unchanged", async () => {
+    const odd = ['a "quoted" [cat]', "chien – ξ ✓ {dog}"];
+    const recorder = new LabelGmmModel({
+      mixtures: MIXTURES,
+      prompts: { [odd[0]]: 0, [odd[1]]: 1 },
+      shape: [1, 2, 2],
+      schedule: REFERENCE_SCHEDULES.sd15,
+      parameterisation: "epsilon",
+    });
+    const solver = new DreamSamplerSolver(
+      dreamSamplerParamsSchema.parse({ steps: 4, nullPrompt: "" }),
+    );
+    const problem = {
+      ...editing(new Denoiser(recorder)),
+      sourcePrompt: odd[0],
+      targetPrompt: odd[1],
+    };
+    const result = await solver.solve(problem, createRng(0));
+    expect(result.x.isFinite()).toBe(true);
+    expect([...new Set(recorder.prompts)].sort()).toEqual(["", ...odd].sort());
+  });
+
   it("reports inversion and sampling steps", async () => {
     const infos: StepInfo[] = [];
     const solver = new DreamSamplerSolver(dreamSamplerParamsSchema.parse({ steps: 5 }));
@@ -180,7 +202,7 @@ describe("DreamSampler editing", () => {
   });
 });
 
-/** The 2 x 2 test image with its lower row missing. */
+/** Builds the restoration of the 2 x 2 test image with its lower row missing. */
 function restoration(denoiser: Denoiser, prompt?: string): RestorationProblem {
   const operator = new MaskOperator([1, 2, 2], Float32Array.of(1, 1, 0, 0));
   return {
@@ -194,7 +216,7 @@ function restoration(denoiser: Denoiser, prompt?: string): RestorationProblem {
   };
 }
 
-/** The pixel model seen as a latent model with an identity codec, with or without a decoder VJP. */
+/** Wraps the pixel model as a latent model with an identity codec, with or without a decoder VJP. */
 function asLatent(inner: Model, decoderVjp: boolean): Model {
   return {
     info: {

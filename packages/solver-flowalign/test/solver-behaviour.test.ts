@@ -53,7 +53,7 @@ afterAll(async () => {
   await model?.dispose();
 });
 
-/** One small configuration of each solver (FlowEdit with nAvg 2 draws two noises per step). */
+/** Lists one small configuration of each solver (FlowEdit with nAvg 2 draws two noises per step). */
 function solvers(): [string, Solver, number][] {
   return [
     [
@@ -151,7 +151,7 @@ describe.each(solvers())("%s", (_name, solver, steps) => {
   });
 });
 
-/** A solver of the same class with `samples` changed. */
+/** Rebuilds a solver of the same class with `samples` changed. */
 function withSamples(solver: Solver, samples: number): Solver {
   const typed = solver as FlowEditSolver | FlowAlignSolver | SdEditSolver;
   const params = { ...typed.params, samples };
@@ -163,8 +163,8 @@ function withSamples(solver: Solver, samples: number): Solver {
 }
 
 /**
- * The digits model under extra prompts: records every prompt it is asked to resolve and
- * maps the extra ones to labels; everything else goes to the digits package unchanged.
+ * The digits model under extra prompts. It records every prompt it resolves and maps the
+ * extra ones to labels, and it passes everything else to the digits package unchanged.
  */
 class PromptRecorder {
   readonly prompts: string[] = [];

@@ -37,7 +37,7 @@ export class MaskOperator implements Operator {
     return this.forward(y);
   }
 
-  /** The mask as a tensor [1, C, H, W]. */
+  /** Returns the mask as a tensor [1, C, H, W]. */
   maskTensor(): Tensor {
     return this.forward(Tensor.full([1, ...this.inputShape], 1));
   }

@@ -130,7 +130,7 @@ export class LabelGmmModel implements Model {
   }
 }
 
-/** An isotropic Gaussian N(mean, variance I) as a one-component mixture. */
+/** Builds an isotropic Gaussian N(mean, variance I) as a one-component mixture. */
 export function isotropicGaussian(mean: readonly number[], variance: number): GaussianMixture {
   const dim = mean.length;
   const covariances = new Float64Array(dim * dim);
