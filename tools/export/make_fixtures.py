@@ -20,7 +20,6 @@ which the TypeScript tests compare against the same path through onnxruntime-nod
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
 import os
 import shutil
@@ -40,7 +39,7 @@ from tweedie_export.layout import (  # noqa: E402
     export_vae,
     write_json,
 )
-from tweedie_export.graphs import export_forward, export_vjp  # noqa: E402
+from tweedie_export.adm import write_adm_package  # noqa: E402
 from tweedie_export.text import (  # noqa: E402
     CORPUS,
     EOS,
@@ -472,45 +471,12 @@ def build_flux(root):
     )
 
 
-def sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
 def build_adm(root):
     torch.manual_seed(30)
     unet = TinyAdmUNet(3, 16).eval()
     size = 16
-    export_forward(
-        unet,
-        (pattern((2, 3, size, size)), torch.tensor([500, 500])),
-        os.path.join(root, "denoiser.onnx"),
-        ["x", "timesteps"],
-        ["output"],
-        {"x": {0: "batch", 2: "height", 3: "width"}, "timesteps": {0: "batch"}, "output": {0: "batch", 2: "height", 3: "width"}},
-    )
+    write_adm_package(unet, root, "adm-tiny", size, vjp_batch=1)
     x = pattern((1, 3, size, size))
-    export_vjp(unet, 0, (x, torch.tensor([500])), os.path.join(root, "vjp.onnx"), ["x", "timesteps"], "output")
-    manifest = {
-        "name": "adm-tiny",
-        "version": "1",
-        "files": {
-            "denoiser": {"path": "denoiser.onnx", "sha256": sha256(os.path.join(root, "denoiser.onnx"))},
-            "vjp": {"path": "vjp.onnx", "sha256": sha256(os.path.join(root, "vjp.onnx"))},
-        },
-        "parameterisation": "epsilon",
-        "schedule": {"kind": "vp-linear", "betaStart": 0.0001, "betaEnd": 0.02, "steps": 1000},
-        "timestepInput": {"kind": "index"},
-        "resolution": [size, size],
-        "channels": 3,
-        "space": "pixel",
-        "conditioning": {"kind": "none"},
-        "learnedVariance": True,
-        "dtype": "float32",
-        "io": {"x": "x", "t": "timesteps", "output": "output", "g": "g", "vjp": "vjp"},
-        "spatial": {"kind": "static", "size": [size, size]},
-    }
-    write_json(os.path.join(root, "tweedie-model.json"), manifest)
     g = pattern((1, 6, size, size), 0.7)
     xr = x.clone().requires_grad_()
     out = unet(xr, torch.tensor([500]))

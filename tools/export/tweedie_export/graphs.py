@@ -24,6 +24,7 @@ aten = torch.ops.aten
 
 FORWARD_OPSET = 17
 VJP_OPSET = 18
+LARGE_GRAPH_BYTES = 1_800_000_000
 
 
 def export_forward(
@@ -49,7 +50,8 @@ def export_forward(
             dynamo=False,
             do_constant_folding=True,
         )
-    onnx.checker.check_model(onnx.load(path))
+    # The checker reads a path itself, so graphs with external weights (over 2 GiB) work too.
+    onnx.checker.check_model(path)
 
 
 def _convolution_backward(
@@ -142,6 +144,8 @@ def export_vjp(
     graph = make_fx(joint, decomposition_table=vjp_decompositions())(*args, cotangent)
 
     os.makedirs(os.path.dirname(path), exist_ok=True)
+    # Protobuf files stop at 2 GiB; larger graphs keep their weights in path + ".data".
+    large = _constant_bytes(graph) > LARGE_GRAPH_BYTES
     torch.onnx.export(
         graph,
         (*args, cotangent),
@@ -150,17 +154,28 @@ def export_vjp(
         output_names=[output_name, vjp_name],
         opset_version=VJP_OPSET,
         dynamo=True,
-        external_data=False,
+        external_data=large,
         optimize=True,
     )
     strip_metadata(path)
-    onnx.checker.check_model(onnx.load(path))
+    onnx.checker.check_model(path if large else onnx.load(path))
+
+
+def _constant_bytes(graph: torch.fx.GraphModule) -> int:
+    """Bytes of the tensors a traced graph holds (make_fx stores weights as attributes)."""
+    total = 0
+    for node in graph.graph.nodes:
+        if node.op == "get_attr":
+            value = getattr(graph, node.target)
+            if isinstance(value, torch.Tensor):
+                total += value.numel() * value.element_size()
+    return total
 
 
 def strip_metadata(path: str) -> None:
     """Drops the per-node source locations and intermediate value_info the dynamo exporter
     writes; they double the file size and onnxruntime does not need them."""
-    model = onnx.load(path)
+    model = onnx.load(path, load_external_data=False)
     for node in model.graph.node:
         node.doc_string = ""
         del node.metadata_props[:]
