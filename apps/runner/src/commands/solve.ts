@@ -1,10 +1,17 @@
-import { createRng, Denoiser, loadModelPackage, type Problem, TweedieError } from "@tweedie/core";
+import {
+  createRng,
+  Denoiser,
+  loadModelPackage,
+  type Problem,
+  type Tensor,
+  TweedieError,
+} from "@tweedie/core";
 import { buildOperator } from "@tweedie/operators";
 import { type Command, EXIT_OK } from "../cli/command.js";
 import { closest } from "../cli/suggest.js";
 import { modelDir } from "../exec/models.js";
 import { solverRegistry } from "../solvers/registry.js";
-import { parseBitDepth, readSpec, readTensor, writeTensor } from "./specs.js";
+import { matchChannels, parseBitDepth, readSpec, readTensor, writeTensor } from "./specs.js";
 
 function imageShapeFor(
   spec: Record<string, unknown>,
@@ -194,7 +201,11 @@ export const solveCommand: Command = {
             code: "missing",
             path: ["--target-prompt"],
           });
-        const { x } = await readTensor(values.source as string);
+        const x = matchChannels(
+          (await readTensor(values.source as string)).x,
+          model.info.channels,
+          values.source as string,
+        );
         problem = {
           kind: "editing",
           denoiser,
@@ -210,7 +221,12 @@ export const solveCommand: Command = {
           );
         }
         const { spec, presetNoise } = await readSpec("--operator", values.operator as string);
-        const { x: y } = await readTensor(values.measurement as string);
+        const raw = (await readTensor(values.measurement as string)).x;
+        // A measurement keeps the image's channels for every operator but colorization.
+        const y: Tensor =
+          spec.kind === "colorization"
+            ? raw
+            : matchChannels(raw, model.info.channels, values.measurement as string);
         const shape = imageShapeFor(spec, y.shape.slice(1), values.shape as string | undefined);
         const operator = buildOperator(spec, { imageShape: shape });
         const sigmaY =

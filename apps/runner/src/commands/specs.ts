@@ -80,10 +80,13 @@ export async function readTensor(path: string): Promise<{ x: Tensor; note: strin
     };
   }
   const image = await readImage(path);
-  const data = Float32Array.from(image.data, (v) => 2 * v - 1);
+  const [, h, w] = image.shape;
+  // A grey file stays one channel here, so noise and solvers see the file's own data.
+  const channels = image.meta.channelPolicy === "grey-to-rgb" ? 1 : 3;
+  const data = Float32Array.from(image.data.subarray(0, channels * h * w), (v) => 2 * v - 1);
   return {
-    x: new Tensor(data, [1, ...image.shape]),
-    note: `${image.meta.bitDepth}-bit, orientation ${image.meta.orientation}`,
+    x: new Tensor(data, [1, channels, h, w]),
+    note: `${image.meta.bitDepth}-bit, ${channels} channel(s), orientation ${image.meta.orientation}`,
   };
 }
 
@@ -107,5 +110,27 @@ export function parseBitDepth(value: string | undefined): 8 | 16 {
     path: ["--bit-depth"],
     expected: [8, 16],
     received: value,
+  });
+}
+
+/**
+ * Fits an image to a model's channel count: a file read as 3 equal channels (grey files
+ * are expanded on reading) becomes 1 channel for a 1-channel model; anything else that
+ * does not match is rejected with the file and both counts.
+ */
+export function matchChannels(x: Tensor, channels: number, file: string): Tensor {
+  const [n, c, h, w] = x.shape;
+  if (c === channels) return x;
+  if (channels === 1 && c === 3) {
+    const plane = h * w;
+    const grey = x.data.subarray(0, plane);
+    const equal = grey.every((v, i) => v === x.data[plane + i] && v === x.data[2 * plane + i]);
+    if (equal) return new Tensor(Float32Array.from(grey), [n, 1, h, w]);
+  }
+  throw new TweedieError("image channels do not match the model", {
+    code: "shape_mismatch",
+    path: [file],
+    expected: `${channels} channel(s)`,
+    received: c,
   });
 }

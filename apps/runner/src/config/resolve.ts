@@ -11,14 +11,18 @@ export type ModelRef =
   | { kind: "embedded"; name: string; ref: string }
   | { kind: "path"; path: string; ref: string };
 
-export type ResolvedTask =
+export type ResolvedTask = (
   | {
       name: string;
       kind: "restoration";
       operator: JsonObject & { kind: string };
       noise: JsonObject & { kind: string };
     }
-  | { name: string; kind: "editing"; editing: { source?: string; target?: string } };
+  | { name: string; kind: "editing"; editing: { source?: string; target?: string } }
+) & {
+  /** Dataset names the task applies to; undefined means every dataset. */
+  datasets?: string[];
+};
 
 export interface ResolvedSolver {
   /** Position in the config's `solvers` list, for error paths. */
@@ -84,6 +88,7 @@ export function resolveConfig(
     errors,
   );
   const tasks = parsed.tasks.map(resolveTask);
+  checkTaskDatasets(tasks, datasets, errors);
   checkUnique(
     tasks.map((task) => task.name),
     "tasks",
@@ -167,15 +172,45 @@ function resolveDataset(
 }
 
 function resolveTask(task: ParsedConfig["tasks"][number]): ResolvedTask {
+  const datasets = task.datasets ? { datasets: task.datasets } : {};
   if (task.operator !== undefined) {
     return {
       name: task.name ?? task.operator.kind,
       kind: "restoration",
       operator: task.operator as JsonObject & { kind: string },
       noise: (task.noise ?? { kind: "none" }) as JsonObject & { kind: string },
+      ...datasets,
     };
   }
-  return { name: task.name ?? "editing", kind: "editing", editing: task.editing ?? {} };
+  return {
+    name: task.name ?? "editing",
+    kind: "editing",
+    editing: task.editing ?? {},
+    ...datasets,
+  };
+}
+
+/** Reports task dataset names that match no configured dataset. */
+function checkTaskDatasets(
+  tasks: ResolvedTask[],
+  datasets: ResolvedDataset[],
+  errors: TweedieError[],
+): void {
+  const names = datasets.map((dataset) => dataset.name);
+  tasks.forEach((task, index) => {
+    task.datasets?.forEach((name, position) => {
+      if (!names.includes(name)) {
+        errors.push(
+          new TweedieError("unknown dataset name", {
+            code: "not_found",
+            path: ["tasks", index, "datasets", position],
+            expected: names,
+            received: name,
+          }),
+        );
+      }
+    });
+  });
 }
 
 function checkUnique(names: string[], list: string, field: string, errors: TweedieError[]): void {

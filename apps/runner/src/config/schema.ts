@@ -36,6 +36,8 @@ export const taskSchema = z
     operator: operatorSpecSchema.optional(),
     noise: noiseSpecSchema.optional(),
     editing: editingSchema.optional(),
+    /** Names of the datasets this task applies to; every dataset when absent. */
+    datasets: z.array(safeNameSchema).min(1).optional(),
   })
   .superRefine((task, ctx) => {
     if (task.operator === undefined && task.editing === undefined) {

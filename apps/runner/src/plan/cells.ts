@@ -112,6 +112,7 @@ export function planCells(input: PlanInput): Plan {
         continue;
       }
       for (const manifest of input.manifests) {
+        if (task.datasets && !task.datasets.includes(manifest.name)) continue;
         for (const item of manifest.items) {
           const cellTask = taskForItem(task, item, manifest, errors);
           if (!cellTask) continue;
