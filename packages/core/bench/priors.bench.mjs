@@ -80,7 +80,8 @@ async function denoiserRate(params, stride, vjp, side, count) {
     alpha: { dtype: "float32", data: Float32Array.of(0.8), dims: [1] },
     sigma: { dtype: "float32", data: Float32Array.of(0.6), dims: [1] },
   };
-  if (vjp) feeds.g = { dtype: "float32", data: rng.split("g").normal(size), dims: [1, 3, side, side] };
+  if (vjp)
+    feeds.g = { dtype: "float32", data: rng.split("g").normal(size), dims: [1, 3, side, side] };
   const seconds = await medianSeconds(() => runSession(graph, feeds), count);
   await releaseSession(graph);
   // Two products of [P, 192] x [192, K 192] size per call (four with the VJP).

@@ -3,18 +3,18 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import {
-  PATCH_DIM,
-  TweedieError,
   createRng,
   decodePng,
   encodePng,
   extractPatch,
   gridPatches,
+  PATCH_DIM,
   planarImageToPng,
   psnrUnitRange,
   readPlanarImage,
   readSampleSplit,
   samplePatches,
+  TweedieError,
 } from "../src/index.js";
 
 const samplesDir = resolve(fileURLToPath(import.meta.url), "../../../../data/samples");

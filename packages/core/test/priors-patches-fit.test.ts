@@ -4,14 +4,14 @@ import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { PatchMixtureFit } from "../src/index.js";
 import {
-  PATCH_DIM,
-  TweedieError,
   createRng,
   fitPatchMixture,
+  PATCH_DIM,
   patchKmeansPlusPlus,
   readPlanarImage,
   readSampleSplit,
   samplePatches,
+  TweedieError,
 } from "../src/index.js";
 import { choleskyLogDet, choleskyLower } from "../src/priors/gmm-linalg.js";
 
@@ -100,7 +100,9 @@ describe("fitPatchMixture on 5000 patches, K = 4", () => {
       const [c, j] = [Math.floor(i / d), i % d];
       return fit.covariances[c * d * d + j * d + j];
     });
-    expect(relativeDifference(diagonals, golden.covarianceDiagonals.flat())).toBeLessThan(TOLERANCE);
+    expect(relativeDifference(diagonals, golden.covarianceDiagonals.flat())).toBeLessThan(
+      TOLERANCE,
+    );
     for (const [row, expected] of Object.entries(golden.covarianceRows)) {
       const values = Array.from({ length: k * d }, (_, i) => {
         const [c, j] = [Math.floor(i / d), i % d];

@@ -1,17 +1,17 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import type { OnnxSession, PatchPriorParams, PatchStride } from "../src/index.js";
 import {
-  PATCH_DIM,
-  TweedieError,
   createRng,
   createSchedule,
   createSession,
+  PATCH_DIM,
   patchDenoiserGraph,
   patchEigenMixture,
   patchTilingShift,
   referencePatchDenoise,
   releaseSession,
   runSession,
+  TweedieError,
 } from "../src/index.js";
 import { randomOrthogonal } from "../src/testing/index.js";
 
@@ -24,8 +24,12 @@ function randomParams(components: number): PatchPriorParams {
   const rng = createRng("patches-graph-test");
   const d = PATCH_DIM;
   const eigenvectors = new Float32Array(components * d * d);
-  for (let c = 0; c < components; c++) eigenvectors.set(randomOrthogonal(d, rng.split("v", c)).data, c * d * d);
-  const eigenvalues = Float32Array.from(rng.split("l").uniform64(components * d), (u) => 1e-4 * 3000 ** u);
+  for (let c = 0; c < components; c++)
+    eigenvectors.set(randomOrthogonal(d, rng.split("v", c)).data, c * d * d);
+  const eigenvalues = Float32Array.from(
+    rng.split("l").uniform64(components * d),
+    (u) => 1e-4 * 3000 ** u,
+  );
   const means = Float32Array.from(rng.split("mu").uniform64(components * d), (u) => 1.2 * u - 0.6);
   const raw = Array.from({ length: components }, (_, c) => c + 1);
   const total = raw.reduce((a, b) => a + b, 0);
@@ -77,7 +81,12 @@ function noisyBatch(levels: [number, number][]): Float32Array {
   return xt;
 }
 
-async function runGraph(session: OnnxSession, xt: Float32Array, levels: [number, number][], g?: Float32Array) {
+async function runGraph(
+  session: OnnxSession,
+  xt: Float32Array,
+  levels: [number, number][],
+  g?: Float32Array,
+) {
   const feeds = {
     x_t: { dtype: "float32" as const, data: xt, dims: [N, C, H, W] },
     alpha: { dtype: "float32" as const, data: Float32Array.from(levels, (l) => l[0]), dims: [N] },
@@ -110,7 +119,13 @@ describe.each([4, 8] as PatchStride[])("patch denoiser graph, stride %i", (strid
   it.each(LEVELS)("x0Hat matches float64 reference, %s", async (_, a, b) => {
     const levels = [a, b];
     const xt = noisyBatch(levels);
-    const expected = referencePatchDenoise(eigen, { data: xt, dims: [N, C, H, W] }, [a[0], b[0]], [a[1], b[1]], stride);
+    const expected = referencePatchDenoise(
+      eigen,
+      { data: xt, dims: [N, C, H, W] },
+      [a[0], b[0]],
+      [a[1], b[1]],
+      stride,
+    );
     for (const chunk of [5, 256]) {
       const { x0Hat } = await runGraph(sessions[`denoiser-${chunk}`], xt, levels);
       expect(relativeNorm(x0Hat, expected.x0Hat), `chunk ${chunk}`).toBeLessThan(1e-4);
@@ -121,11 +136,21 @@ describe.each([4, 8] as PatchStride[])("patch denoiser graph, stride %i", (strid
     const levels = [a, b];
     const xt = noisyBatch(levels);
     const g = createRng("patches-graph-test").split("g").normal(size);
-    const expected = referencePatchDenoise(eigen, { data: xt, dims: [N, C, H, W] }, [a[0], b[0]], [a[1], b[1]], stride, g);
+    const expected = referencePatchDenoise(
+      eigen,
+      { data: xt, dims: [N, C, H, W] },
+      [a[0], b[0]],
+      [a[1], b[1]],
+      stride,
+      g,
+    );
     for (const chunk of [5, 256]) {
       const out = await runGraph(sessions[`vjp-${chunk}`], xt, levels, g);
       expect(relativeNorm(out.x0Hat, expected.x0Hat), `x0Hat, chunk ${chunk}`).toBeLessThan(1e-4);
-      expect(relativeNorm(out.vjp as Float32Array, expected.vjp as Float64Array), `vjp, chunk ${chunk}`).toBeLessThan(1e-4);
+      expect(
+        relativeNorm(out.vjp as Float32Array, expected.vjp as Float64Array),
+        `vjp, chunk ${chunk}`,
+      ).toBeLessThan(1e-4);
     }
   });
 
@@ -148,7 +173,9 @@ describe.each([4, 8] as PatchStride[])("patch denoiser graph, stride %i", (strid
       const uJv = dot(u.subarray(...range), jv.subarray(...range));
       const vJu = dot(v.subarray(...range), ju.subarray(...range));
       const scale = Math.max(Math.abs(uJv), Math.abs(vJu));
-      expect(Math.abs(uJv - vJu) / scale, `item ${n}: u^T J v ${uJv}, v^T J u ${vJu}`).toBeLessThan(1e-4);
+      expect(Math.abs(uJv - vJu) / scale, `item ${n}: u^T J v ${uJv}, v^T J u ${vJu}`).toBeLessThan(
+        1e-4,
+      );
     }
   });
 
@@ -164,7 +191,13 @@ describe.each([4, 8] as PatchStride[])("patch denoiser graph, stride %i", (strid
     const alphas = levels.map((l) => l[0]);
     const sigmas = levels.map((l) => l[1]);
     const shifted = (sign: number) =>
-      referencePatchDenoise(eigen, { data: Float64Array.from(xt, (x, i) => x + sign * h * g[i]), dims: [N, C, H, W] }, alphas, sigmas, stride).x0Hat;
+      referencePatchDenoise(
+        eigen,
+        { data: Float64Array.from(xt, (x, i) => x + sign * h * g[i]), dims: [N, C, H, W] },
+        alphas,
+        sigmas,
+        stride,
+      ).x0Hat;
     const plus = shifted(1);
     const minus = shifted(-1);
     const difference = plus.map((p, i) => (p - minus[i]) / (2 * h));
@@ -184,7 +217,10 @@ describe("patch tiling shift", () => {
   });
 
   it("differs between the two items of the test levels", () => {
-    const shifts = LEVELS.map(([, a, b]) => [patchTilingShift(a[0], a[1], 4), patchTilingShift(b[0], b[1], 4)]);
+    const shifts = LEVELS.map(([, a, b]) => [
+      patchTilingShift(a[0], a[1], 4),
+      patchTilingShift(b[0], b[1], 4),
+    ]);
     expect(shifts.some(([a, b]) => a[0] !== b[0] || a[1] !== b[1])).toBe(true);
     expect(shifts.flat().some(([y, x]) => y !== 0 && x !== 0)).toBe(true);
   });
@@ -193,6 +229,8 @@ describe("patch tiling shift", () => {
 describe("referencePatchDenoise", () => {
   it("rejects sides that are not multiples of the stride", () => {
     const xt = new Float32Array(3 * 12 * 12);
-    expect(() => referencePatchDenoise(eigen, { data: xt, dims: [1, 3, 12, 12] }, [1], [0.5], 8)).toThrow(TweedieError);
+    expect(() =>
+      referencePatchDenoise(eigen, { data: xt, dims: [1, 3, 12, 12] }, [1], [0.5], 8),
+    ).toThrow(TweedieError);
   });
 });

@@ -152,12 +152,12 @@ export function samplePatches(
   const out = new Float32Array(count * PATCH_DIM);
   for (let i = 0; i < count; i++) {
     let index = Math.floor(uniforms[i] * total);
-    let which = 0;
-    while (index >= positions[which]) {
-      index -= positions[which];
-      which++;
+    let imageIndex = 0;
+    while (index >= positions[imageIndex]) {
+      index -= positions[imageIndex];
+      imageIndex++;
     }
-    const image = images[which];
+    const image = images[imageIndex];
     const columns = image.width - PATCH_SIZE + 1;
     extractPatch(image, Math.floor(index / columns), index % columns, out, i * PATCH_DIM);
   }

@@ -1,8 +1,8 @@
-import { createSession, releaseSession, runSession } from "../onnx/adapter.js";
 import type { SessionOptions } from "../onnx/adapter.js";
+import { createSession, releaseSession, runSession } from "../onnx/adapter.js";
 import type { Rng } from "../rng.js";
 import type { PlanarImage } from "./patches-data.js";
-import { PATCH_DIM, PATCH_SIZE, extractPatch } from "./patches-data.js";
+import { extractPatch, PATCH_DIM, PATCH_SIZE } from "./patches-data.js";
 import type { PatchPriorParams } from "./patches-graph.js";
 import { patchDenoiserGraph } from "./patches-graph.js";
 import type { PatchStride } from "./patches-tiling.js";
@@ -15,11 +15,14 @@ export function gridPatches(images: readonly PlanarImage[], step: number): Float
   const positions: [PlanarImage, number, number][] = [];
   for (const image of images) {
     for (let top = 0; top + PATCH_SIZE <= image.height; top += step) {
-      for (let left = 0; left + PATCH_SIZE <= image.width; left += step) positions.push([image, top, left]);
+      for (let left = 0; left + PATCH_SIZE <= image.width; left += step)
+        positions.push([image, top, left]);
     }
   }
   const out = new Float32Array(positions.length * PATCH_DIM);
-  positions.forEach(([image, top, left], i) => extractPatch(image, top, left, out, i * PATCH_DIM));
+  positions.forEach(([image, top, left], i) => {
+    extractPatch(image, top, left, out, i * PATCH_DIM);
+  });
   return out;
 }
 
@@ -28,7 +31,11 @@ export function gridPatches(images: readonly PlanarImage[], step: number): Float
  * 10 log10(1 / MSE) with MSE the mean of ((estimate - reference) / 2)^2. With `clip`, the
  * estimate is clipped to [-1, 1] first.
  */
-export function psnrUnitRange(estimate: ArrayLike<number>, reference: ArrayLike<number>, clip = false): number {
+export function psnrUnitRange(
+  estimate: ArrayLike<number>,
+  reference: ArrayLike<number>,
+  clip = false,
+): number {
   let sum = 0;
   for (let i = 0; i < reference.length; i++) {
     const value = clip ? Math.min(1, Math.max(-1, estimate[i])) : estimate[i];
@@ -60,7 +67,10 @@ export async function evaluatePatchDenoising(
   options: { sigma: number; stride: PatchStride; rng: Rng; session?: SessionOptions },
 ): Promise<{ scores: DenoisingScore[]; denoised: Float32Array[] }> {
   const bytes = patchDenoiserGraph(params, { stride: options.stride, vjp: false });
-  const session = await createSession(bytes, { ...options.session, fileLabel: `patches_denoiser_s${options.stride}` });
+  const session = await createSession(bytes, {
+    ...options.session,
+    fileLabel: `patches_denoiser_s${options.stride}`,
+  });
   try {
     const scores: DenoisingScore[] = [];
     const denoised: Float32Array[] = [];

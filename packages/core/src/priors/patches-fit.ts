@@ -6,7 +6,7 @@ import type { OnnxTensor } from "../onnx/types.js";
 import type { Rng } from "../rng.js";
 import type { GaussianMixture } from "./gmm.js";
 import { choleskyLogDet, choleskyLower, symmetrizeInPlace } from "./gmm-linalg.js";
-import { GraphOps, flushTiny } from "./patches-ops.js";
+import { flushTiny, GraphOps } from "./patches-ops.js";
 
 /**
  * Fits a full-covariance Gaussian mixture to patch vectors: k-means++ seeding and Lloyd
@@ -76,7 +76,10 @@ function momentsGraph(mode: MomentsMode, components: number, dim: number): Uint8
   const ops = new GraphOps(graph);
   const x = graph.input("x", "float32", ["n", dim]);
   const centres = graph.input("centres", "float32", [components, dim]);
-  const xT = ops.op("Unsqueeze", [ops.op("Transpose", [x], { perm: { ints: [1, 0] } }), ops.int64([0])]);
+  const xT = ops.op("Unsqueeze", [
+    ops.op("Transpose", [x], { perm: { ints: [1, 0] } }),
+    ops.int64([0]),
+  ]);
   const dT = ops.op("Sub", [xT, ops.op("Unsqueeze", [centres, ops.int64([2])])]);
   const keep0 = { keepdims: { int: 0 } };
 
@@ -192,10 +195,11 @@ function addInto(target: Float64Array, values: Float32Array): void {
 }
 
 /**
- * k-means++ seeding (Arthur and Vassilvitskii, 2007): the first centre is patch
- * floor(u_0 N); centre k is drawn with probability proportional to the squared distance
- * to the nearest centre so far, by inverting the cumulative sum at u_k times the total.
- * u_k is the 53-bit uniform k of `rng`. Distances are exact float64. Returns the indices.
+ * Picks K seed patches by k-means++ (Arthur and Vassilvitskii, 2007) and returns their
+ * indices. The first seed is patch floor(u_0 N). Seed k is drawn with probability
+ * proportional to the squared distance to the nearest seed so far, by inverting the
+ * cumulative sum at u_k times the total. u_k is the 53-bit uniform k of `rng`, and the
+ * distances are float64.
  */
 export function patchKmeansPlusPlus(
   patches: Float32Array,
@@ -248,10 +252,13 @@ export function patchKmeansPlusPlus(
 }
 
 /**
- * The EM inputs for the current parameters: the inverse Cholesky factors L_k^-1 (so that
- * z = L_k^-1 (x - mu_k) is whitened) and the log constants C_k.
+ * Computes the EM inputs for the current parameters: the inverse Cholesky factors L_k^-1,
+ * so that z = L_k^-1 (x - mu_k) is whitened, and the log constants C_k.
  */
-function emInputs(mixture: GaussianMixture): { inverseFactor: Float32Array; logConstants: Float32Array } {
+function emInputs(mixture: GaussianMixture): {
+  inverseFactor: Float32Array;
+  logConstants: Float32Array;
+} {
   const { dim, weights, covariances } = mixture;
   const k = weights.length;
   const inverseFactor = new Float32Array(k * dim * dim);
@@ -266,7 +273,7 @@ function emInputs(mixture: GaussianMixture): { inverseFactor: Float32Array; logC
   return { inverseFactor, logConstants };
 }
 
-/** The inverse of a lower-triangular matrix by forward substitution, column by column. */
+/** Inverts a lower-triangular matrix by forward substitution, column by column. */
 function lowerTriangularInverse(l: Float64Array, n: number): Float64Array {
   const out = new Float64Array(n * n);
   for (let j = 0; j < n; j++) {
@@ -281,7 +288,7 @@ function lowerTriangularInverse(l: Float64Array, n: number): Float64Array {
 }
 
 /**
- * The M-step from moment sums about the previous centres m_k: N_k = counts_k,
+ * Computes the M-step from moment sums about the previous centres m_k: N_k = counts_k,
  * mu_k = m_k + first_k / N_k, Sigma_k = second_k / N_k - (mu_k - m_k)(mu_k - m_k)^T +
  * floor I, pi_k = N_k / N. A component with N_k below `MIN_MASS` keeps its centre and
  * gets the pooled covariance of the others and weight MIN_MASS / N.
@@ -301,6 +308,7 @@ function mStep(
   const weights = new Float64Array(k);
   const pooled = new Float64Array(dim * dim);
   const empty: number[] = [];
+
   for (let c = 0; c < k; c++) {
     const mass = sums.counts[c];
     if (mass < MIN_MASS) {
@@ -324,12 +332,14 @@ function mStep(
       }
     }
   }
+
   for (const c of empty) covariances.set(pooled, c * dim * dim);
   for (let c = 0; c < k; c++) {
     const block = covariances.subarray(c * dim * dim, (c + 1) * dim * dim);
     symmetrizeInPlace(block, dim);
     for (let i = 0; i < dim; i++) block[i * dim + i] += floor;
   }
+
   const weightSum = weights.reduce((a, b) => a + b, 0);
   for (let c = 0; c < k; c++) weights[c] /= weightSum;
   return { dim, weights, means, covariances };

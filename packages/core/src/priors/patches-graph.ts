@@ -2,7 +2,7 @@ import { GraphBuilder } from "../onnx/builder.js";
 import type { AttributeObject, GraphObject } from "../onnx/proto.js";
 import { encodeModel, ONNX_ATTRIBUTE_TYPE } from "../onnx/proto.js";
 import { PATCH_CHANNELS, PATCH_DIM, PATCH_SIZE } from "./patches-data.js";
-import { GraphOps, flushTiny } from "./patches-ops.js";
+import { flushTiny, GraphOps } from "./patches-ops.js";
 import type { PatchStride } from "./patches-tiling.js";
 import { patchOverlap } from "./patches-tiling.js";
 
@@ -62,8 +62,8 @@ interface Coefficients {
 
 /**
  * Builds the ONNX graph of the tiled patch denoiser and, with `vjp`, of its VJP. Inputs:
- * x_t [N, 3, H, W] float32 (H and W multiples of the stride, at least 8), alpha [N], sigma
- * [N] (and g [N, 3, H, W]); outputs x0Hat (and vjp) [N, 3, H, W].
+ * x_t [N, 3, H, W] float32 (H and W positive multiples of the stride), alpha [N] and
+ * sigma [N] (and g [N, 3, H, W]). Outputs: x0Hat (and vjp) [N, 3, H, W].
  *
  * Per patch y (192 values) and component k, with z = V_k^T y - alpha V_k^T mu_k and
  * D = alpha^2 l_k + sigma^2:
@@ -196,7 +196,7 @@ function tilingIndices(ops: GraphOps, stride: PatchStride): Tiling {
   };
 }
 
-/** The 192 one-hot kernels [192, 3, 8, 8]: kernel j picks value j of the patch vector. */
+/** Adds the 192 one-hot kernels [192, 3, 8, 8], kernel j picking value j of the patch vector. */
 function oneHotKernels(ops: GraphOps): string {
   const square = ops.op("ConstantOfShape", [ops.int64([PATCH_DIM, PATCH_DIM])], {
     value: { tensor: { dtype: "float32", data: Float32Array.of(0), dims: [1] } },
@@ -321,10 +321,10 @@ function unchunkPatches(ops: GraphOps, chunks: string, chunked: ChunkedPatches):
 }
 
 /**
- * Weights and per-item coefficients, read by the Scan body from the outer graph:
- * Vcat [192, K 192] (column block k is V_k), its transpose, mu [K, 192], and for each
- * batch item, shaped [N, 1, K, 192]: alpha V_k^T mu_k, 1 / sqrt(D) and alpha l_k / sqrt(D);
- * and [N, 1, K]: log pi_k - sum log D / 2.
+ * Adds the weights and the per-item coefficients that the Scan body reads from the outer
+ * graph. Weights: Vcat [192, K 192] (column block k is V_k), its transpose and mu [K, 192].
+ * Per batch item: alpha V_k^T mu_k, 1 / sqrt(D) and alpha l_k / sqrt(D), each
+ * [N, 1, K, 192], and log pi_k - sum log D / 2, [N, 1, K].
  */
 function mixtureCoefficients(ops: GraphOps, params: PatchPriorParams, vjp: boolean): Coefficients {
   const k = params.components;
@@ -373,7 +373,7 @@ function mixtureCoefficients(ops: GraphOps, params: PatchPriorParams, vjp: boole
   };
   if (!vjp) return coefficients;
 
-  // [192, K 192] -> [192, K, 192] -> [K, 192 (j), 192 (i)] holds V_k[i][j] at [k][j][i].
+  // [192, K 192] -> [192, K, 192] -> [K, 192 (j), 192 (i)], with V_k[i][j] at [k][j][i].
   const blocks = ops.op("Reshape", [vcat, ops.int64([d, k, d])]);
   const sigma2 = ops.op("Max", [ops.op("Mul", [sigma, sigma]), ops.float32([1e-30], [])]);
   coefficients.vjp = {
@@ -386,7 +386,7 @@ function mixtureCoefficients(ops: GraphOps, params: PatchPriorParams, vjp: boole
 }
 
 /**
- * The Scan body: one chunk y [N, c, 192] (and g) to x0Hat (and J g), with the names of
+ * Builds the Scan body, which maps one chunk y [N, c, 192] (and g) to x0Hat (and J g) using
  * the outer graph's coefficients. zs = (V^T y - alpha V^T mu) / sqrt(D) is the whitened
  * coordinate, so sum zs^2 is the quadratic form and alpha l / D z = alpha l / sqrt(D) zs.
  */

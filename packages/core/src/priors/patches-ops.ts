@@ -39,7 +39,7 @@ export class GraphOps {
     return names;
   }
 
-  /** An int64 constant tensor (1-D, or a scalar when `scalar` is set). */
+  /** Adds an int64 constant (1-D, or a scalar when `scalar` is set) and returns its name. */
   int64(values: readonly number[], scalar = false): string {
     const name = `${this.prefix}const_i64_${this.counter++}`;
     const data = BigInt64Array.from(values.map((v) => BigInt(v)));
@@ -50,14 +50,14 @@ export class GraphOps {
     });
   }
 
-  /** A float32 constant tensor with the given dims (a scalar for dims []). */
+  /** Adds a float32 constant with the given dims (a scalar for dims []) and returns its name. */
   float32(values: Float32Array | readonly number[], dims: readonly number[]): string {
     const name = `${this.prefix}const_f32_${this.counter++}`;
     const data = values instanceof Float32Array ? values : Float32Array.from(values);
     return this.graph.initializer(name, { dtype: "float32", data, dims });
   }
 
-  /** A named float32 initializer (model weights), returned by name. */
+  /** Adds a named float32 initializer (model weights) and returns its name. */
   weights(name: string, data: Float32Array, dims: readonly number[]): string {
     return this.graph.initializer(name, { dtype: "float32", data, dims });
   }

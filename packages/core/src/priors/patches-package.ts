@@ -6,10 +6,10 @@ import { TweedieError } from "../errors.js";
 import type { SessionOptions } from "../onnx/adapter.js";
 import type { Logger } from "../onnx/logger.js";
 import { silentLogger } from "../onnx/logger.js";
-import { MANIFEST_FILE, parseManifest } from "../onnx/manifest.js";
 import type { ModelManifest } from "../onnx/manifest.js";
-import { decodeModel } from "../onnx/proto.js";
+import { MANIFEST_FILE, parseManifest } from "../onnx/manifest.js";
 import type { TensorProtoObject } from "../onnx/proto.js";
+import { decodeModel } from "../onnx/proto.js";
 import { createRng } from "../rng.js";
 import { embeddedModelDir } from "./digits-package.js";
 import type { GaussianMixture } from "./gmm.js";
@@ -21,7 +21,7 @@ import type { PatchFitProgress } from "./patches-fit.js";
 import { fitPatchMixture, patchLogLikelihood } from "./patches-fit.js";
 import type { PatchPriorParams } from "./patches-graph.js";
 import { PATCH_GRAPH_IO, patchDenoiserGraph } from "./patches-graph.js";
-import { PATCH_PARAMS_LAYOUT, encodePatchParams, patchPriorParams } from "./patches-params.js";
+import { encodePatchParams, PATCH_PARAMS_LAYOUT, patchPriorParams } from "./patches-params.js";
 import { patchEigenMixture } from "./patches-reference.js";
 
 /** File names inside the patches model package. */
@@ -34,7 +34,7 @@ export const PATCHES_PACKAGE_FILES = {
 /** Version written into the manifest; bump it when the fit or the graphs change. */
 export const PATCHES_PACKAGE_VERSION = "1.0.0";
 
-/** How the patches prior is fitted from the training photos. */
+/** Settings of the patches prior fit on the training photos. */
 export interface PatchesFitSettings {
   /** Mixture components K. */
   components: number;
@@ -60,7 +60,7 @@ export const PATCHES_FIT_SETTINGS: Readonly<PatchesFitSettings> = Object.freeze(
   seed: "tweedie-patches-v1",
 });
 
-/** How the held-out photos are scored. */
+/** Settings of the held-out evaluation. */
 export const PATCHES_EVALUATION_SETTINGS = Object.freeze({
   /** Noise level on [-1, 1]: 50 / 255 is 25 / 255 on [0, 1]. */
   sigma: 50 / 255,
@@ -111,13 +111,17 @@ function sha256(bytes: Uint8Array): string {
 export interface PatchesSamples {
   train: PlanarImage[];
   heldout: PlanarImage[];
-  hashes: { train: { file: string; sha256: string }[]; heldout: { file: string; sha256: string }[] };
+  hashes: {
+    train: { file: string; sha256: string }[];
+    heldout: { file: string; sha256: string }[];
+  };
 }
 
 /** Reads `split.json` and every photo it lists from `dataDir` (data/samples). */
 export function readPatchesSamples(dataDir: string): PatchesSamples {
   const split = readSampleSplit(dataDir);
-  const read = (files: readonly string[]) => files.map((file) => readPlanarImage(join(dataDir, file), file));
+  const read = (files: readonly string[]) =>
+    files.map((file) => readPlanarImage(join(dataDir, file), file));
   const hash = (files: readonly string[]) =>
     files.map((file) => ({ file, sha256: sha256(readFileSync(join(dataDir, file))) }));
   return {
@@ -137,7 +141,10 @@ export async function fitPatchesPrior(
   samples: PatchesSamples,
   settings: Readonly<PatchesFitSettings>,
   options: PatchesRunOptions = {},
-): Promise<{ fit: GaussianMixture & { logLikelihoods: readonly number[] }; patches: Float32Array }> {
+): Promise<{
+  fit: GaussianMixture & { logLikelihoods: readonly number[] };
+  patches: Float32Array;
+}> {
   const root = createRng(settings.seed);
   const patches = samplePatches(samples.train, settings.patches, root.split("patches"));
   const fit = await fitPatchMixture(patches, PATCH_DIM, {
@@ -161,11 +168,19 @@ export async function evaluatePatchesPrior(
 ): Promise<PatchesEvaluation> {
   const { sigma, gridStep, noiseSeed } = PATCHES_EVALUATION_SETTINGS;
   const mixture = patchEigenMixture(params).mixture;
-  const heldoutLogLikelihood = await patchLogLikelihood(mixture, gridPatches(samples.heldout, gridStep), { session });
+  const heldoutLogLikelihood = await patchLogLikelihood(
+    mixture,
+    gridPatches(samples.heldout, gridStep),
+    { session },
+  );
   const trainLogLikelihood = await patchLogLikelihood(mixture, trainPatches, { session });
   const rng = createRng(noiseSeed);
-  const stride4 = (await evaluatePatchDenoising(params, samples.heldout, { sigma, stride: 4, rng, session })).scores;
-  const stride8 = (await evaluatePatchDenoising(params, samples.heldout, { sigma, stride: 8, rng, session })).scores;
+  const stride4 = (
+    await evaluatePatchDenoising(params, samples.heldout, { sigma, stride: 4, rng, session })
+  ).scores;
+  const stride8 = (
+    await evaluatePatchDenoising(params, samples.heldout, { sigma, stride: 8, rng, session })
+  ).scores;
   const meanGain = (scores: DenoisingScore[]) =>
     scores.reduce((sum, s) => sum + s.denoised - s.noisy, 0) / scores.length;
   return {
@@ -179,20 +194,30 @@ export async function evaluatePatchesPrior(
   };
 }
 
-/** The denoiser and VJP graphs (stride 4) of the package. */
+/** Exports the package's denoiser and VJP graphs (stride 4). */
 export function patchesGraphs(params: PatchPriorParams): { denoiser: Uint8Array; vjp: Uint8Array } {
   const docString =
     `Exact MMSE denoiser E[x0 | x_t] of a ${params.components}-component Gaussian mixture over 8x8 RGB ` +
     "patches of natural photos on [-1, 1], for x_t = alpha x0 + sigma eps, applied over the image " +
     "on a circular stride-4 tiling whose shift depends on sigma / (alpha + sigma).";
   return {
-    denoiser: patchDenoiserGraph(params, { stride: 4, vjp: false, name: "patches_denoiser", docString }),
-    vjp: patchDenoiserGraph(params, { stride: 4, vjp: true, name: "patches_denoiser_vjp", docString }),
+    denoiser: patchDenoiserGraph(params, {
+      stride: 4,
+      vjp: false,
+      name: "patches_denoiser",
+      docString,
+    }),
+    vjp: patchDenoiserGraph(params, {
+      stride: 4,
+      vjp: true,
+      name: "patches_denoiser_vjp",
+      docString,
+    }),
   };
 }
 
 /**
- * The manifest of the patches package. The prior is exact at every (alpha, sigma), so the
+ * Builds the manifest of the patches package. The prior is exact at every (alpha, sigma), so the
  * schedule only maps a caller's t to them: rectified flow with shift 1 (alpha = 1 - t,
  * sigma = t). Image sides must be multiples of 4 (the patch stride).
  */
@@ -260,13 +285,20 @@ export async function buildPatchesPrior(
   await mkdir(options.outDir, { recursive: true });
   await writeFile(join(options.outDir, PATCHES_PACKAGE_FILES.denoiser), graphs.denoiser);
   await writeFile(join(options.outDir, PATCHES_PACKAGE_FILES.vjp), graphs.vjp);
-  await writeFile(join(options.outDir, PATCHES_PACKAGE_FILES.record), `${JSON.stringify(record, null, 2)}\n`);
+  await writeFile(
+    join(options.outDir, PATCHES_PACKAGE_FILES.record),
+    `${JSON.stringify(record, null, 2)}\n`,
+  );
   await writeFile(join(options.outDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
   logger.info("patches model package written", { dir: options.outDir });
   return { params, record, manifest };
 }
 
-function initializerValues(tensor: TensorProtoObject | undefined, name: string, label: string): Float32Array {
+function initializerValues(
+  tensor: TensorProtoObject | undefined,
+  name: string,
+  label: string,
+): Float32Array {
   const raw = tensor?.rawData;
   if (raw === undefined || tensor?.dataType !== 1) {
     throw new TweedieError(`patch denoiser graph has no float32 initializer ${name}`, {
@@ -281,8 +313,13 @@ function initializerValues(tensor: TensorProtoObject | undefined, name: string, 
 }
 
 /** Reads the prior's parameters back from the initializers of a patch denoiser graph. */
-export function readPatchParamsFromGraph(bytes: Uint8Array, label = "denoiser.onnx"): PatchPriorParams {
-  const initializers = new Map((decodeModel(bytes).graph?.initializer ?? []).map((t) => [t.name ?? "", t]));
+export function readPatchParamsFromGraph(
+  bytes: Uint8Array,
+  label = "denoiser.onnx",
+): PatchPriorParams {
+  const initializers = new Map(
+    (decodeModel(bytes).graph?.initializer ?? []).map((t) => [t.name ?? "", t]),
+  );
   const values = (name: string) => initializerValues(initializers.get(name), name, label);
   const logWeights = values("log_weights");
   const k = logWeights.length;
@@ -302,7 +339,13 @@ export function readPatchParamsFromGraph(bytes: Uint8Array, label = "denoiser.on
       for (let j = 0; j < d; j++) eigenvectors[c * d * d + i * d + j] = vcat[i * k * d + c * d + j];
     }
   }
-  return { components: k, logWeights, means: values("means"), eigenvalues: values("eigenvalues"), eigenvectors };
+  return {
+    components: k,
+    logWeights,
+    means: values("means"),
+    eigenvalues: values("eigenvalues"),
+    eigenvectors,
+  };
 }
 
 /** Reads `prior.json` and the parameters of a patches package. */
@@ -354,11 +397,16 @@ export function comparePatchPriors(
   a: PatchPriorParams,
   b: PatchPriorParams,
 ): { maxRelativeDifference: number; block: string } {
-  if (a.components !== b.components) return { maxRelativeDifference: Number.POSITIVE_INFINITY, block: "components" };
+  if (a.components !== b.components)
+    return { maxRelativeDifference: Number.POSITIVE_INFINITY, block: "components" };
   const blocks: [string, ArrayLike<number>, ArrayLike<number>][] = [
     ["weights", a.logWeights.map(Math.exp), b.logWeights.map(Math.exp)],
     ["means", a.means, b.means],
-    ["covariances", patchEigenMixture(a).mixture.covariances, patchEigenMixture(b).mixture.covariances],
+    [
+      "covariances",
+      patchEigenMixture(a).mixture.covariances,
+      patchEigenMixture(b).mixture.covariances,
+    ],
   ];
   let worst = { maxRelativeDifference: 0, block: "weights" };
   for (const [block, x, y] of blocks) {
@@ -369,7 +417,8 @@ export function comparePatchPriors(
       diff = Math.max(diff, Math.abs(x[i] - y[i]));
     }
     const relative = diff / scale;
-    if (!(relative <= worst.maxRelativeDifference)) worst = { maxRelativeDifference: relative, block };
+    if (!(relative <= worst.maxRelativeDifference))
+      worst = { maxRelativeDifference: relative, block };
   }
   return worst;
 }
@@ -395,7 +444,9 @@ export interface PatchesPriorCheck {
  * block, within `tolerance`) and the graphs exported from the committed parameters (by
  * SHA-256). Writes nothing.
  */
-export async function checkPatchesPrior(options: CheckPatchesPriorOptions): Promise<PatchesPriorCheck> {
+export async function checkPatchesPrior(
+  options: CheckPatchesPriorOptions,
+): Promise<PatchesPriorCheck> {
   const modelDir = options.modelDir ?? embeddedModelDir("patches");
   const tolerance = options.tolerance ?? 1e-6;
   const problems: string[] = [];
@@ -404,12 +455,16 @@ export async function checkPatchesPrior(options: CheckPatchesPriorOptions): Prom
   const samples = readPatchesSamples(options.dataDir);
   const recordedFiles = JSON.stringify({ train: record.data.train, heldout: record.data.heldout });
   if (JSON.stringify(samples.hashes) !== recordedFiles) {
-    problems.push("the sample photos or their split differ from the ones the package was fitted on");
+    problems.push(
+      "the sample photos or their split differ from the ones the package was fitted on",
+    );
   }
   for (const [key, value] of Object.entries(PATCHES_FIT_SETTINGS)) {
     const recorded = (record.fit as unknown as Record<string, unknown>)[key];
     if (recorded !== value) {
-      problems.push(`fit setting ${key} is ${JSON.stringify(value)}; the package used ${JSON.stringify(recorded)}`);
+      problems.push(
+        `fit setting ${key} is ${JSON.stringify(value)}; the package used ${JSON.stringify(recorded)}`,
+      );
     }
   }
   const { fit } = await fitPatchesPrior(samples, record.fit, options);
@@ -426,13 +481,16 @@ export async function checkPatchesPrior(options: CheckPatchesPriorOptions): Prom
   const graphs = patchesGraphs(committed.params);
   const expected = patchesManifest({ denoiser: sha256(graphs.denoiser), vjp: sha256(graphs.vjp) });
   if (JSON.stringify(manifest) !== JSON.stringify(expected)) {
-    problems.push("the manifest or the ONNX graphs differ from an export of the committed parameters");
+    problems.push(
+      "the manifest or the ONNX graphs differ from an export of the committed parameters",
+    );
   }
   for (const role of ["denoiser", "vjp"] as const) {
     const entry = manifest.files[role];
     if (entry === undefined) continue;
     const bytes = new Uint8Array(await readFile(join(modelDir, entry.path)));
-    if (sha256(bytes) !== entry.sha256) problems.push(`${entry.path} does not match its manifest SHA-256`);
+    if (sha256(bytes) !== entry.sha256)
+      problems.push(`${entry.path} does not match its manifest SHA-256`);
   }
   return { ok: problems.length === 0, problems, parameters };
 }

@@ -23,7 +23,10 @@ export function patchPriorParams(mixture: GaussianMixture): PatchPriorParams {
   const eigenvalues = new Float32Array(k * d);
   const eigenvectors = new Float32Array(k * d * d);
   for (let c = 0; c < k; c++) {
-    const { values, vectors } = symmetricEigen(mixture.covariances.subarray(c * d * d, (c + 1) * d * d), d);
+    const { values, vectors } = symmetricEigen(
+      mixture.covariances.subarray(c * d * d, (c + 1) * d * d),
+      d,
+    );
     if (!(values[0] > 0)) {
       throw new TweedieError("patch mixture covariance is not positive definite", {
         code: "invalid_value",
@@ -67,7 +70,11 @@ export function encodePatchParams(params: PatchPriorParams): Uint8Array {
 }
 
 /** Reads a params file written by `encodePatchParams`; `label` names the file in errors. */
-export function decodePatchParams(bytes: Uint8Array, components: number, label = "params"): PatchPriorParams {
+export function decodePatchParams(
+  bytes: Uint8Array,
+  components: number,
+  label = "params",
+): PatchPriorParams {
   const expected = patchParamsLength(components) * 4;
   if (bytes.length !== expected) {
     throw new TweedieError(`patch prior params file has the wrong size for K = ${components}`, {

@@ -25,7 +25,11 @@ export function patchEigenMixture(params: PatchPriorParams): EigenMixture {
     for (let i = 0; i < d; i++) {
       for (let j = i; j < d; j++) {
         let sum = 0;
-        for (let p = 0; p < d; p++) sum += eigenvectors[block + i * d + p] * eigenvalues[c * d + p] * eigenvectors[block + j * d + p];
+        for (let p = 0; p < d; p++)
+          sum +=
+            eigenvectors[block + i * d + p] *
+            eigenvalues[c * d + p] *
+            eigenvectors[block + j * d + p];
         covariances[block + i * d + j] = sum;
         covariances[block + j * d + i] = sum;
       }
@@ -47,7 +51,12 @@ export interface ReferenceImages {
  * Row-major [N x P, 192] patches of each image on the tiling of its noise level, and the
  * pixel index of every patch value (for putting results back).
  */
-function gatherPatches(images: ReferenceImages, alpha: ArrayLike<number>, sigma: ArrayLike<number>, stride: PatchStride) {
+function gatherPatches(
+  images: ReferenceImages,
+  alpha: ArrayLike<number>,
+  sigma: ArrayLike<number>,
+  stride: PatchStride,
+) {
   const [batch, channels, height, width] = images.dims;
   const rows = height / stride;
   const columns = width / stride;
@@ -79,7 +88,12 @@ function take(values: ArrayLike<number>, index: Int32Array): Float64Array {
   return out;
 }
 
-function putBack(patchValues: Float64Array, index: Int32Array, size: number, overlap: number): Float64Array {
+function putBack(
+  patchValues: Float64Array,
+  index: Int32Array,
+  size: number,
+  overlap: number,
+): Float64Array {
   const out = new Float64Array(size);
   for (let i = 0; i < index.length; i++) out[index[i]] += patchValues[i];
   for (let i = 0; i < size; i++) out[i] /= overlap;
@@ -106,12 +120,15 @@ export function referencePatchDenoise(
 ): { x0Hat: Float64Array; vjp?: Float64Array } {
   const [batch, channels, height, width] = xt.dims;
   if (channels !== PATCH_CHANNELS || alpha.length !== batch || sigma.length !== batch) {
-    throw new TweedieError("reference patch denoiser takes [N, 3, H, W] with one alpha and sigma per image", {
-      code: "shape_mismatch",
-      path: ["xt"],
-      expected: `[N, 3, H, W] and ${batch} alpha and sigma values`,
-      received: `[${xt.dims.join(", ")}], ${alpha.length} alpha, ${sigma.length} sigma`,
-    });
+    throw new TweedieError(
+      "reference patch denoiser takes [N, 3, H, W] with one alpha and sigma per image",
+      {
+        code: "shape_mismatch",
+        path: ["xt"],
+        expected: `[N, 3, H, W] and ${batch} alpha and sigma values`,
+        received: `[${xt.dims.join(", ")}], ${alpha.length} alpha, ${sigma.length} sigma`,
+      },
+    );
   }
   checkTiledSize(height, width, stride);
   const size = xt.data.length;

@@ -49,8 +49,8 @@ export function checkTiledSize(height: number, width: number, stride: number): v
 }
 
 /**
- * The tiling shift [shiftY, shiftX] for one noise level, computed in float32 exactly as
- * the ONNX graph computes it (each operation rounded to float32).
+ * Returns the tiling shift [shiftY, shiftX] for one noise level, computed in float32
+ * exactly as the ONNX graph computes it (each operation rounded to float32).
  */
 export function patchTilingShift(
   alpha: number,
