@@ -8,9 +8,9 @@ openai/guided-diffusion (or the copy inside DPS2022/diffusion-posterior-sampling
 `guided_diffusion.script_util.create_model`. Writes denoiser.onnx (dynamic batch),
 vjp.onnx (static batch --vjp-batch at 256 x 256) and tweedie-model.json.
 
-NOTE: the guided-diffusion path of this script has not run here (no checkpoint or
-guided-diffusion checkout on the development machine); the export functions it calls are
-the ones make_fixtures.py runs on the tiny ADM U-Net.
+NOTE: the guided-diffusion path of this script has not run, because the development
+machine had no checkpoint and no guided-diffusion checkout. The export functions it calls
+are the ones make_fixtures.py runs on the tiny ADM U-Net.
 """
 
 from __future__ import annotations

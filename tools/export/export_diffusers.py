@@ -8,16 +8,16 @@ ONNX folder layout that @tweedie/core's loadDiffusersPackage reads, with optiona
 
 Needs PyTorch 2.x, diffusers, transformers, onnx and onnxscript; --model is a local folder
 or a Hub id that diffusers can load on the exporting machine. The forward graphs take the
-names and dynamic axes of Optimum's `optimum-cli export onnx` (an Optimum export of the
-same pipeline works as well; add VJP graphs to it with --only-vjp). VJP graphs have the
+names and dynamic axes of Optimum's `optimum-cli export onnx`, so an Optimum export of the
+same pipeline works as well, and --only-vjp adds VJP graphs to it. VJP graphs have the
 static shapes of --height, --width and --vjp-batch:
 
 - unet/vjp.onnx or transformer/vjp.onnx: the denoiser's inputs plus g -> (output, vjp);
 - vae_decoder/vjp.onnx: (latent_sample, g) -> (sample, vjp).
 
-NOTE: the diffusers loading path of this script has not run here (no diffusers or weights
-on the development machine); the export functions it calls are the ones make_fixtures.py
-runs on tiny networks with the same signatures.
+NOTE: the diffusers loading path of this script has not run, because the development
+machine had neither diffusers nor weights. The export functions it calls are the ones
+make_fixtures.py runs on tiny networks with the same signatures.
 """
 
 from __future__ import annotations

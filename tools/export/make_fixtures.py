@@ -3,9 +3,10 @@
     python tools/export/make_fixtures.py [--out packages/core/test/fixtures/models]
 
 Writes four packages of randomly initialised tiny networks with the real input and output
-signatures, plus `references.json` in each: token ids for a set of prompts and probes
-(sum, absolute sum and a few values) of every intermediate tensor computed by PyTorch,
-which the TypeScript tests compare against the same path through onnxruntime-node.
+signatures, plus `references.json` in each. A reference file lists token ids for a set of
+prompts and probes (sum, absolute sum and a few values) of every intermediate tensor that
+PyTorch computes. The TypeScript tests compare them with the same path through
+onnxruntime-node.
 
 - sd15/: Stable Diffusion 1.5 layout (PNDMScheduler, CLIP tokenizer as vocab.json +
   merges.txt, int32 input_ids as the original diffusers ONNX export had, UNet timestep an

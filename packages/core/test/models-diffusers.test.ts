@@ -291,7 +291,7 @@ describe("settings from the files", () => {
     const x = pattern({ shape: [2, 3, 4, 6], phase: 0.1 });
     const packed = packLatents(x);
     expect(packed.shape).toEqual([2, 6, 12]);
-    // Token (0, 1) of sample 1 holds channel 2's 2x2 patch at rows 0..1, columns 2..3.
+    // Token (0, 1) of sample 1 contains channel 2's 2x2 patch at rows 0..1, columns 2..3.
     const base = (1 * 6 + 1) * 12 + 2 * 4;
     expect(Array.from(packed.data.subarray(base, base + 4))).toEqual([
       x.data[((1 * 3 + 2) * 4 + 0) * 6 + 2],

@@ -17,7 +17,7 @@ const { createRng, Denoiser, loadDiffusersPackage, loadModelPackage, Tensor } = 
 
 const PACKAGES = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 
-/** The named plugin export of a solver package, or undefined when the package is absent. */
+/** Imports the named plugin of a solver package; undefined when the package is absent. */
 async function plugin(pkg: string, name: string): Promise<Core.SolverPlugin | undefined> {
   const entry = join(PACKAGES, pkg, "src", "index.ts");
   if (!existsSync(entry)) return undefined;
@@ -89,7 +89,7 @@ function expectFiniteImage(x: Core.Tensor, shape: number[]): void {
   expect(x.isFinite()).toBe(true);
 }
 
-/** A solver from `plugin` with `params` parsed by its schema, as the runner creates it. */
+/** Creates a solver from `plugin` with `params` parsed by its schema, as the runner does. */
 function createSolver(
   plugin: Core.SolverPlugin | undefined,
   params: Record<string, unknown>,

@@ -162,7 +162,7 @@ def export_vjp(
 
 
 def _constant_bytes(graph: torch.fx.GraphModule) -> int:
-    """Bytes of the tensors a traced graph holds (make_fx stores weights as attributes)."""
+    """Counts the bytes of the tensors a traced graph contains (make_fx stores weights as attributes)."""
     total = 0
     for node in graph.graph.nodes:
         if node.op == "get_attr":

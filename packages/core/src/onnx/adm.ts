@@ -28,7 +28,7 @@ export interface AdmCheckpoint {
   resblockUpdown: boolean;
   learnSigma: true;
   classCond: false;
-  /** Where the values come from. */
+  /** Source of the values. */
   source: string;
 }
 
@@ -84,9 +84,9 @@ export interface AdmManifestOptions {
 }
 
 /**
- * The manifest of an ADM package, validated by `parseManifest`. Both graphs take the
- * native square resolution only (`spatial` static): the attention resolutions and the
- * static shapes of a VJP graph are tied to it.
+ * Builds the manifest of an ADM package and validates it with `parseManifest`. Both graphs
+ * take the native square resolution only (`spatial` static), because the attention
+ * resolutions and the static shapes of a VJP graph are tied to it.
  */
 export function admManifest(options: AdmManifestOptions): ModelManifest {
   const side = options.resolution ?? 256;

@@ -13,7 +13,7 @@ export async function isFile(path: string): Promise<boolean> {
   }
 }
 
-/** Reads a JSON object from `path`; `role` says what the file is for, in error messages. */
+/** Reads a JSON object from `path`; `role` names the file's purpose in error messages. */
 export async function readJsonObject(path: string, role: string): Promise<JsonObject> {
   let text: string;
   try {
@@ -66,7 +66,7 @@ export function fieldError(
   });
 }
 
-/** A number field; `fallback` (a documented library default) applies when it is absent or null. */
+/** Reads a number field; `fallback` (a documented library default) applies when it is absent or null. */
 export function numberField(
   config: JsonObject,
   file: string,
@@ -81,7 +81,7 @@ export function numberField(
   return value;
 }
 
-/** A string field; `fallback` applies when it is absent or null. */
+/** Reads a string field; `fallback` applies when it is absent or null. */
 export function stringField(
   config: JsonObject,
   file: string,
@@ -94,7 +94,7 @@ export function stringField(
   return value;
 }
 
-/** A boolean field; `fallback` applies when it is absent or null. */
+/** Reads a boolean field; `fallback` applies when it is absent or null. */
 export function booleanField(
   config: JsonObject,
   file: string,

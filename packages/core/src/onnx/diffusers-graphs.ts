@@ -44,7 +44,7 @@ export interface CodecGraph {
   output: OnnxValueInfo;
   g?: OnnxValueInfo;
   vjp?: OnnxValueInfo;
-  /** Encoders: true when the output holds the mean and log variance (2C channels). */
+  /** Encoders: true when the output contains the mean and log variance (2C channels). */
   moments?: boolean;
   staticBatch: number | null;
 }

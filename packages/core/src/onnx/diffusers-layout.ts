@@ -240,7 +240,7 @@ export async function readDiffusersLayout(dir: string, name?: string): Promise<D
   };
 }
 
-/** True when `dir` holds a model_index.json (a diffusers / Optimum export). */
+/** Returns true when `dir` contains a model_index.json (a diffusers / Optimum export). */
 export function isDiffusersFolder(dir: string): Promise<boolean> {
   return isFile(join(dir, MODEL_INDEX_FILE));
 }

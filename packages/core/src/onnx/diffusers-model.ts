@@ -102,7 +102,7 @@ function repeatBatch(tensor: Tensor, batch: number, path: string): Tensor {
   return new Tensor(out, [batch, ...tensor.shape.slice(1)]);
 }
 
-/** A feed of `info`'s dtype, repeated over the batch when the graph input has a batch axis. */
+/** Builds an ids feed of `info`'s dtype, repeated over the batch when the input has a batch axis. */
 function idsFeed(
   info: { dtype: OnnxTensor["dtype"]; dims: readonly (number | string)[] },
   ids: Float32Array,
@@ -330,7 +330,7 @@ export class DiffusersPipelineModel implements DiffusersModel {
     return unpackLatents(y, like.shape[1], like.shape[2], like.shape[3]);
   }
 
-  /** The timestep input at t: the step index (SD), 1000 sigma (SD3) or sigma (Flux). */
+  /** Computes the timestep input at t: the step index (SD), 1000 sigma (SD3) or sigma (Flux). */
   private timestepValue(t: number): number {
     if (!(t >= 0 && t <= 1)) {
       throw new TweedieError(`model ${this.info.name}: t must lie in [0, 1]`, {

@@ -3,7 +3,7 @@
  *
  * DDPM-family schedulers (DDPM, DDIM, PNDM and the other discrete ones listed in
  * VP_SCHEDULERS) share `num_train_timesteps`, `beta_start`, `beta_end`, `beta_schedule`
- * and `prediction_type`; `FlowMatchEulerDiscreteScheduler` has `shift` and the dynamic
+ * and `prediction_type`. `FlowMatchEulerDiscreteScheduler` has `shift` and the dynamic
  * shifting fields. A field the file omits takes the default of the diffusers class (0.30),
  * as diffusers itself does, and `defaults` lists those fields so a record can show them.
  */
@@ -215,9 +215,10 @@ export function parseSchedulerConfig(config: JsonObject, file: string): Diffuser
 }
 
 /**
- * The shift for `imageSeqLen` image tokens: mu = m imageSeqLen + b on the line through
- * (baseImageSeqLen, baseShift) and (maxImageSeqLen, maxShift), then e^mu (exponential) or
- * mu (linear), so that sigma -> shift sigma / (1 + (shift - 1) sigma) is diffusers' map.
+ * Computes the shift for `imageSeqLen` image tokens. mu = m imageSeqLen + b lies on the line
+ * through (baseImageSeqLen, baseShift) and (maxImageSeqLen, maxShift), and the shift is e^mu
+ * (exponential) or mu (linear), so that sigma -> shift sigma / (1 + (shift - 1) sigma) is
+ * diffusers' map.
  */
 export function dynamicShift(shifting: DynamicShifting, imageSeqLen: number): number {
   const slope =

@@ -40,9 +40,9 @@ export interface LoadDiffusersOptions {
    */
   resolution?: readonly [number, number];
   /**
-   * T5 token length. Default 77 for SD3 (the setting of FlowDPS and FlowAlign, whose prompt
-   * embeddings are 154 tokens; diffusers' pipeline default is 256) and 512 for Flux
-   * (FluxPipeline's default).
+   * T5 token length. The default is 77 for SD3, the setting of FlowDPS and FlowAlign, whose
+   * prompt embeddings are 154 tokens (diffusers' pipeline default is 256). For Flux it is
+   * 512, FluxPipeline's default.
    */
   t5MaxLength?: number;
   /** Value fed to a guidance-distilled Flux transformer's `guidance` input; default 3.5 (FluxPipeline). */
@@ -219,7 +219,7 @@ export async function loadDiffusersPackage(
       );
       settings.textLengths[part.role] = length;
       const encoderPart: TextEncoderPart = { tokenizer, session, length };
-      parts[part.role === "clip" ? "clip" : part.role === "clip2" ? "clip2" : "t5"] = encoderPart;
+      parts[part.role] = encoderPart;
     }
     if (layout.family === "sd3" && parts.t5 === undefined) {
       parts.jointDim = numberField(

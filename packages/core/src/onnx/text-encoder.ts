@@ -60,7 +60,7 @@ function missingOutput(session: OnnxSession, name: string, why: string): Tweedie
   });
 }
 
-/** The `input_ids` input of an encoder graph, checked for type and rank. */
+/** Finds the `input_ids` input of an encoder graph and checks its type and rank. */
 export function idsInput(session: OnnxSession): OnnxValueInfo {
   const input = session.inputs.find((v) => v.name === "input_ids");
   if (input === undefined || session.inputs.length !== 1) {
@@ -176,6 +176,7 @@ export class TextConditioner {
 
   private async compute(prompt: string): Promise<TextEmbedding> {
     const { clip, clip2, t5 } = this.parts;
+
     if (this.kind === "sd") {
       const [embeddings] = await runEncoder(clip, prompt, ["last_hidden_state"]);
       return { embeddings };
@@ -185,6 +186,7 @@ export class TextConditioner {
       const [embeddings] = await runEncoder(t5 as TextEncoderPart, prompt, ["last_hidden_state"]);
       return { embeddings, pooled };
     }
+
     const second = clip2 as TextEncoderPart;
     const [statesL, pooledL] = await runEncoder(clip, prompt, [
       penultimateName(clip.session),
@@ -201,6 +203,7 @@ export class TextConditioner {
     } else {
       [t5States] = await runEncoder(t5, prompt, ["last_hidden_state"]);
     }
+
     const width = t5States.shape[2];
     const clipWidth = statesL.shape[2] + statesG.shape[2];
     if (clipWidth > width) {

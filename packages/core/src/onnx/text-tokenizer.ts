@@ -50,7 +50,7 @@ const CLIP_EOS = "<|endoftext|>";
 const CLIP_SPLIT =
   "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+";
 
-/** The text of a token entry, which configs give as a string or as {content: string}. */
+/** Returns the text of a token entry, which configs give as a string or as {content: string}. */
 function tokenText(value: unknown): string | undefined {
   if (typeof value === "string") return value;
   if (value !== null && typeof value === "object" && "content" in value) {
