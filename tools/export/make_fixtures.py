@@ -422,6 +422,7 @@ def build_flux(root):
         os.path.join(root, "transformer"),
         (pack(pattern((2, c, h, w))), pattern((2, 512, 48)), pattern((2, 16)), torch.tensor([0.6, 0.6]), ids, torch.zeros(512, 3), torch.tensor([3.5, 3.5])),
         guidance=True,
+        vjp_example=(pack(pattern(LATENT)), pattern((1, 512, 48)), pattern((1, 16)), torch.tensor([0.6]), ids, torch.zeros(512, 3), torch.tensor([3.5])),
     )
     write_json(
         os.path.join(root, "transformer", "config.json"),
@@ -447,6 +448,11 @@ def build_flux(root):
         velocity = out[0:1] + 2.0 * (out[1:2] - out[0:1])
         x0 = x - sigma * velocity
         decoded = decoder(x0 / 0.3611 + 0.1159)
+    # The VJP with respect to the packed tokens, unpacked: what the model returns for an NCHW g.
+    xr = pack(x).clone().requires_grad_()
+    g = pattern(LATENT, 0.7)
+    out_packed = transformer(xr, cond, pooled_cond, torch.tensor([sigma]), ids, torch.zeros(512, 3), torch.tensor([3.5]))
+    (vjp_packed,) = torch.autograd.grad(out_packed, xr, pack(g))
     seq = (h // 2) * (w // 2)
     slope = (1.15 - 0.5) / (4096 - 256)
     mu = slope * seq + (0.5 - slope * 256)
@@ -467,6 +473,7 @@ def build_flux(root):
                 "x0Hat": probe(x0),
                 "decoded": probe(decoded),
             },
+            "transformerVjp": {"sigma": sigma, "g": {"shape": list(LATENT), "phase": 0.7}, "raw": probe(unpack(vjp_packed, c, h, w))},
             "vae": vae_refs,
         },
     )
