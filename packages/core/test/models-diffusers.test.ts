@@ -244,6 +244,28 @@ describe("settings from the files", () => {
     await model.dispose();
   });
 
+  it("sd3 without T5 feeds zeros for the T5 part", async () => {
+    const dir = await copyFixture("sd3");
+    await rm(join(dir, "text_encoder_3"), { recursive: true });
+    const withoutT5 = await loadDiffusersPackage(dir);
+    const full = await fixture("sd3");
+    const refs = await readReferences("sd3");
+    const cond = await withoutT5.condition(refs.prompt, 1);
+    const fullCond = await full.condition(refs.prompt, 1);
+    if (cond.kind !== "text" || fullCond.kind !== "text")
+      throw new Error("text conditioning expected");
+    expect(withoutT5.info.conditioning).toEqual({ kind: "text", encoder: "clip+clip2" });
+    expect(cond.embeddings.shape).toEqual([1, 154, 48]);
+    const half = 77 * 48;
+    expect(Array.from(cond.embeddings.data.subarray(0, half))).toEqual(
+      Array.from(fullCond.embeddings.data.subarray(0, half)),
+    );
+    expect(cond.embeddings.data.subarray(half).every((v) => v === 0)).toBe(true);
+    expect(Array.from(cond.pooled?.data ?? [])).toEqual(Array.from(fullCond.pooled?.data ?? []));
+    await withoutT5.dispose();
+    await rm(dir, { recursive: true });
+  });
+
   it("uses the VAE scale and shift of the config", async () => {
     const dir = await copyFixture("sd3");
     await editJson(join(dir, "vae_decoder", "config.json"), (config) => {

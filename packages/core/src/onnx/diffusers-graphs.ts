@@ -203,6 +203,7 @@ export function resolveEncoder(session: OnnxSession, latentChannels: number): Co
   check.check(input, FLOATS, [4]);
   check.dim(input, 1, 3, "RGB images");
   check.onlyInputs(["sample"]);
+  // NOTE: no fixture covers the older `latent_sample` output, which samples inside the graph.
   const moments = check.find("output", "latent_parameters");
   const output =
     moments ??

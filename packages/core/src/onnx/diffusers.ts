@@ -227,7 +227,6 @@ export async function loadDiffusersPackage(
         layout.denoiserConfigFile,
         "joint_attention_dim",
       );
-      parts.t5Length = options.t5MaxLength ?? 77;
     }
     const text = new TextConditioner(layout.family, parts as TextConditionerParts);
     const info = modelInfo(layout, options, graphs.denoiserVjp !== undefined);

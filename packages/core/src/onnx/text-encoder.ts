@@ -44,9 +44,8 @@ export interface TextConditionerParts {
   clip2?: TextEncoderPart;
   /** SD3 (optional) and Flux: T5. */
   t5?: TextEncoderPart;
-  /** SD3 without T5: the joint attention width and the sequence length of the zeros. */
+  /** SD3 without T5: the joint attention width of the zeros that replace the T5 states. */
   jointDim?: number;
-  t5Length?: number;
 }
 
 function missingOutput(session: OnnxSession, name: string, why: string): TweedieError {
@@ -198,8 +197,9 @@ export class TextConditioner {
     ]);
     let t5States: Tensor;
     if (t5 === undefined) {
+      // diffusers' SD3 pipeline uses the CLIP tokenizer's length for these zeros.
       const width = this.parts.jointDim as number;
-      t5States = Tensor.zeros([1, this.parts.t5Length ?? clip.length, width]);
+      t5States = Tensor.zeros([1, clip.length, width]);
     } else {
       [t5States] = await runEncoder(t5, prompt, ["last_hidden_state"]);
     }
