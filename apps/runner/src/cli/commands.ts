@@ -1,4 +1,5 @@
 import { degradeCommand } from "../commands/degrade.js";
+import { demoCommand } from "../commands/demo.js";
 import { leaderboardCommand } from "../commands/leaderboard.js";
 import { modelsInspectCommand } from "../commands/models.js";
 import { runCommand } from "../commands/run.js";
@@ -8,6 +9,7 @@ import type { Command } from "./command.js";
 
 /** Every command of the tweedie CLI, in the order `tweedie --help` lists them. */
 export const commands: readonly Command[] = [
+  demoCommand,
   runCommand,
   leaderboardCommand,
   solveCommand,

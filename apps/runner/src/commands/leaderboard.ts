@@ -1,9 +1,11 @@
 import { writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import { TweedieError } from "@tweedie/core";
 import { toCsv, toJson, toMarkdown } from "@tweedie/eval";
 import type { Command, CommandContext } from "../cli/command.js";
 import { EXIT_OK } from "../cli/command.js";
 import { leaderboardOf } from "../exec/leaderboard.js";
+import { renderRunReport } from "../exec/report.js";
 import type { BlobStore } from "../store/blob.js";
 import { LocalBlobStore } from "../store/local.js";
 import { parseLocation } from "../store/location.js";
@@ -17,7 +19,7 @@ export async function printLeaderboard(
 ): Promise<void> {
   const records = await store.listRecords();
   ctx.stdout("");
-  ctx.stdout(toMarkdown(leaderboardOf(records)));
+  ctx.stdout(toMarkdown(leaderboardOf(records, { compact: true })));
 }
 
 /** Opens every run under a location: `LOCATION` is a folder or s3:// prefix holding runs, or one run. */
@@ -58,8 +60,9 @@ export const leaderboardCommand: Command = {
     {
       name: "format",
       type: "string",
-      valueName: "md|csv|json",
-      description: "Output format.",
+      valueName: "md|csv|json|html",
+      description:
+        "Output format: Markdown, CSV, JSON (stable schema) or a self-contained HTML report with image grids.",
       default: "md",
     },
     {
@@ -77,24 +80,35 @@ export const leaderboardCommand: Command = {
         path: ["LOCATION"],
       });
     const format = (values.format as string | undefined) ?? "md";
-    if (!["md", "csv", "json"].includes(format)) {
+    if (!["md", "csv", "json", "html"].includes(format)) {
       throw new TweedieError("invalid format", {
         code: "invalid_value",
         path: ["--format"],
-        expected: ["md", "csv", "json"],
+        expected: ["md", "csv", "json", "html"],
         received: format,
       });
     }
-    const records = (
-      await Promise.all((await openRuns(location, ctx)).map((store) => store.listRecords()))
-    ).flat();
+    const stores = await openRuns(location, ctx);
+    const perStore = await Promise.all(
+      stores.map(async (store) => ({ store, records: await store.listRecords() })),
+    );
+    const records = perStore.flatMap((entry) => entry.records);
     const leaderboard = leaderboardOf(records);
-    const text =
-      format === "json"
-        ? toJson(leaderboard)
-        : format === "csv"
-          ? toCsv(leaderboard)
-          : `${toMarkdown(leaderboard)}\n`;
+    let text: string;
+    if (format === "json") text = toJson(leaderboard);
+    else if (format === "csv") text = toCsv(leaderboard);
+    else if (format === "html") {
+      const target = (values.output as string | undefined) ?? "report.html";
+      const reportDir = dirname(resolve(ctx.cwd, target));
+      const compact = leaderboardOf(records, { compact: true });
+      text = await renderRunReport(
+        `Tweedie leaderboard: ${location}`,
+        compact,
+        perStore,
+        reportDir,
+        [`${records.length} records from ${stores.length} run(s)`],
+      );
+    } else text = `${toMarkdown(leaderboardOf(records, { compact: true }))}\n`;
     if (values.output) await writeFile(values.output as string, text);
     else ctx.stdout(text.trimEnd());
     return EXIT_OK;

@@ -34,6 +34,8 @@ export interface ResolvedSolver {
   sweep: Sweep;
   /** The expanded parameter sets, before preset values and plugin defaults are applied. */
   paramSets: JsonObject[];
+  /** Task names the solver runs on; undefined means every task it supports. */
+  onlyTasks?: string[];
 }
 
 /** A dataset with its name and the model its cells run (its own `model`, else the config's). */
@@ -89,6 +91,20 @@ export function resolveConfig(
   );
   const tasks = parsed.tasks.map(resolveTask);
   checkTaskDatasets(tasks, datasets, errors);
+  parsed.solvers.forEach((entry, index) => {
+    entry.tasks?.forEach((name, position) => {
+      if (!tasks.some((task) => task.name === name)) {
+        errors.push(
+          new TweedieError("unknown task name", {
+            code: "not_found",
+            path: ["solvers", index, "tasks", position],
+            expected: tasks.map((task) => task.name),
+            received: name,
+          }),
+        );
+      }
+    });
+  });
   checkUnique(
     tasks.map((task) => task.name),
     "tasks",
@@ -108,6 +124,7 @@ export function resolveConfig(
       preset: entry.preset,
       params: entry.params as JsonObject,
       sweep: entry.sweep,
+      ...(entry.tasks ? { onlyTasks: entry.tasks } : {}),
       paramSets,
     };
   });

@@ -149,6 +149,8 @@ export const solverEntrySchema = z.strictObject({
   preset: z.string().min(1).optional(),
   params: z.record(z.string(), z.json()).default({}),
   sweep: sweepSchema,
+  /** Names of the tasks this solver runs on; every task of a kind it supports when absent. */
+  tasks: z.array(safeNameSchema).min(1).optional(),
 });
 
 export type SolverEntry = z.output<typeof solverEntrySchema>;

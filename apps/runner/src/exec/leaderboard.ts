@@ -28,7 +28,26 @@ export function recordToRow(record: CellRecord): ResultRow {
   };
 }
 
-/** Aggregates stored records into a leaderboard (mean, spread, CI, valid and failed counts). */
-export function leaderboardOf(records: readonly CellRecord[]): Leaderboard {
-  return aggregate(records.map(recordToRow));
+/**
+ * Aggregates stored records into a leaderboard (mean, spread, CI, valid and failed counts),
+ * grouped by dataset, task, solver label and params. With `compact`, params leave the
+ * grouping when every solver label has one parameter set, so a table for people is
+ * readable; the JSON leaderboard keeps them.
+ */
+export function leaderboardOf(
+  records: readonly CellRecord[],
+  options: { compact?: boolean } = {},
+): Leaderboard {
+  const rows = records.map(recordToRow);
+  if (options.compact) {
+    const paramsBySolver = new Map<string, Set<string>>();
+    for (const row of rows) {
+      const set = paramsBySolver.get(row.solver) ?? new Set<string>();
+      set.add(JSON.stringify(row.params));
+      paramsBySolver.set(row.solver, set);
+    }
+    if ([...paramsBySolver.values()].every((set) => set.size === 1))
+      return aggregate(rows, ["dataset", "task", "solver"]);
+  }
+  return aggregate(rows);
 }

@@ -103,6 +103,7 @@ export function planCells(input: PlanInput): Plan {
   for (const task of tasks) {
     if (task === undefined) continue;
     for (const variant of variants) {
+      if (variant.onlyTasks && !variant.onlyTasks.includes(task.name)) continue;
       if (!variant.tasks.includes(task.kind)) {
         skipped.push({
           task: task.name,

@@ -39,6 +39,8 @@ export interface SolverVariant {
   overrides: ParamOverride[];
   /** Index of the source entry in the config's `solvers`, and of the set in its sweep. */
   entry: number;
+  /** Task names this variant runs on; undefined means every supported task. */
+  onlyTasks?: string[];
   set: number;
 }
 
@@ -144,6 +146,7 @@ function resolveVariant(
     params,
     overrides,
     entry: solver.index,
+    ...(solver.onlyTasks ? { onlyTasks: solver.onlyTasks } : {}),
     set: index,
   };
 }
