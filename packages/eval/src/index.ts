@@ -215,3 +215,30 @@ export {
   type Tolerances,
 } from "./regress/compare.js";
 export { regressionToMarkdown } from "./regress/format.js";
+export {
+  type EmbeddedImage,
+  type LinkedImage,
+  paramsText,
+  type ReportImage,
+  type ReportInput,
+  type ReportItem,
+  type ReportSetMetrics,
+  renderReport,
+} from "./report/html.js";
+export {
+  type BarChart,
+  type LinePlot,
+  type MetricPlotOptions,
+  metricPlot,
+  type PlotPoint,
+  type ReportPlot,
+  type SubsetBarOptions,
+  subsetBars,
+} from "./report/plots.js";
+export { renderBarChart, renderLinePlot } from "./report/svg.js";
+export {
+  type SweepCandidate,
+  type SweepSummary,
+  type SweepWinner,
+  summarizeSweeps,
+} from "./report/sweep.js";
