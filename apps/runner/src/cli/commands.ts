@@ -1,7 +1,10 @@
+import { datasetsCheckCommand } from "../commands/datasets.js";
 import { degradeCommand } from "../commands/degrade.js";
 import { demoCommand } from "../commands/demo.js";
 import { leaderboardCommand } from "../commands/leaderboard.js";
 import { modelsInspectCommand } from "../commands/models.js";
+import { priorsBuildCommand } from "../commands/priors.js";
+import { regressCommand } from "../commands/regress.js";
 import { runCommand } from "../commands/run.js";
 import { scoreCommand } from "../commands/score.js";
 import { solveCommand } from "../commands/solve.js";
@@ -15,5 +18,8 @@ export const commands: readonly Command[] = [
   solveCommand,
   degradeCommand,
   scoreCommand,
+  regressCommand,
+  datasetsCheckCommand,
   modelsInspectCommand,
+  priorsBuildCommand,
 ];

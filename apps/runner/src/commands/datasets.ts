@@ -1,0 +1,60 @@
+import { stat } from "node:fs/promises";
+import { TweedieError } from "@tweedie/core";
+import { type Command, EXIT_CELLS_FAILED, EXIT_OK } from "../cli/command.js";
+import { loadConfigFile } from "../config/load.js";
+import type { ResolvedDataset } from "../config/resolve.js";
+import { checkDataset } from "../datasets/check.js";
+import { loadDataset } from "../datasets/load.js";
+import { datasetSchema } from "../datasets/options.js";
+
+export const datasetsCheckCommand: Command = {
+  path: ["datasets", "check"],
+  summary:
+    "Check every image of a config's datasets (or of one image folder) before any task: header, orientation, bit depth, channels, size and pixel limit; lists each problem by file.",
+  positionals: "CONFIG|DIR",
+  options: [
+    {
+      name: "verify-hashes",
+      type: "boolean",
+      description: "Also re-hash every file against its manifest entry.",
+    },
+  ],
+  async run(values, positionals, ctx) {
+    const [target] = positionals;
+    if (!target)
+      throw new TweedieError("expected a config file or an image folder", {
+        code: "missing",
+        path: ["CONFIG|DIR"],
+      });
+    let datasets: ResolvedDataset[];
+    const info = await stat(target).catch(() => undefined);
+    if (info?.isDirectory()) {
+      const options = datasetSchema.parse({ kind: "folder", root: target });
+      datasets = [
+        {
+          ...options,
+          name: "folder",
+          modelRef: { kind: "embedded", name: "patches", ref: "embedded:patches" },
+        } as ResolvedDataset,
+      ];
+    } else {
+      datasets = (await loadConfigFile(target)).datasets;
+    }
+    let failed = 0;
+    for (const dataset of datasets) {
+      const manifest = await loadDataset(dataset);
+      const { report } = await checkDataset(manifest, {
+        verifyHashes: Boolean(values["verify-hashes"]),
+      });
+      ctx.stdout(
+        `${report.dataset}: ${report.items.length} items, ${report.failed} with problems (manifest ${manifest.hash.slice(0, 12)})`,
+      );
+      for (const item of report.items) {
+        for (const problem of item.problems) ctx.stdout(`  ${item.id}: ${problem}`);
+        for (const warning of item.warnings) ctx.stdout(`  ${item.id}: note: ${warning}`);
+      }
+      failed += report.failed;
+    }
+    return failed > 0 ? EXIT_CELLS_FAILED : EXIT_OK;
+  },
+};
