@@ -238,6 +238,7 @@ def build_sd15(root):
     write_json(
         os.path.join(root, "references.json"),
         {
+            "tokenizerTexts": TOKENIZER_CASES,
             "tokenizers": cases,
             "prompt": PROMPT,
             "embeddings": {"uncond": probe(embeddings[0:1]), "cond": probe(embeddings[1:2])},
@@ -335,6 +336,7 @@ def build_sd3(root):
     write_json(
         os.path.join(root, "references.json"),
         {
+            "tokenizerTexts": TOKENIZER_CASES,
             "tokenizers": cases,
             "prompt": PROMPT,
             "embeddings": {
@@ -459,6 +461,7 @@ def build_flux(root):
     write_json(
         os.path.join(root, "references.json"),
         {
+            "tokenizerTexts": TOKENIZER_CASES,
             "tokenizers": cases,
             "prompt": PROMPT,
             "embeddings": {"uncond": probe(uncond), "cond": probe(cond), "pooledUncond": probe(pooled_uncond), "pooledCond": probe(pooled_cond)},

@@ -33,6 +33,8 @@ export interface TokenizerCases {
 
 /** references.json of the sd15, sd3 and flux fixtures. */
 export interface PipelineReferences {
+  /** The prompts of the tokenizer cases, in the order of their ids. */
+  tokenizerTexts: string[];
   prompt: string;
   tokenizers: Record<string, TokenizerCases | TokenizerCases[]>;
   embeddings: Record<string, Probe>;

@@ -20,40 +20,12 @@ interface CaseSet {
   ids: number[][];
 }
 
-/** Reference ids per token length; a T5 folder has several lengths. */
-async function caseSets(pkg: string, folder: string): Promise<CaseSet[]> {
-  const entry = (await readReferences(pkg)).tokenizers[folder];
-  return Array.isArray(entry) ? entry : [entry];
+/** The prompts and their reference ids per token length (a T5 folder has several lengths). */
+async function cases(pkg: string, folder: string): Promise<{ texts: string[]; sets: CaseSet[] }> {
+  const references = await readReferences(pkg);
+  const entry = references.tokenizers[folder];
+  return { texts: references.tokenizerTexts, sets: Array.isArray(entry) ? entry : [entry] };
 }
-
-/** make_fixtures.py's TOKENIZER_CASES and the CORPUS it joins into the last case. */
-const CORPUS = [
-  "a photo of a closed face",
-  "a photo of a closed face of a dog",
-  "a high quality photo of a mountain lake at sunset",
-  "a handwritten digit 3",
-  "a handwritten digit 8",
-  "a cat sitting on a wooden table",
-  "a zebra standing in the grass",
-  "a horse running on the beach",
-  "out of focus, depth of field",
-  "an oil painting of a red house with a blue door",
-  "two dogs playing in the snow",
-  "a portrait of a smiling woman wearing glasses",
-  "a bowl of fresh fruit, apples and oranges",
-  "the city skyline at night with bright lights",
-  "a black and white photograph of an old car",
-  "a small bird on a branch in spring",
-];
-const TEXTS = [
-  "",
-  "a photo of a closed face",
-  "A HIGH quality   photo of a dog!!",
-  "two dogs, 3 cats & 12 birds; isn't it?",
-  "café crème brûlée",
-  "a zebra \u{1f993} in the grass",
-  CORPUS.join(" "),
-];
 
 const FOLDERS: [string, string][] = [
   ["sd15", "tokenizer"],
@@ -67,8 +39,10 @@ const FOLDERS: [string, string][] = [
 describe("tokenizers against transformers 5.17", () => {
   it.each(FOLDERS)("%s/%s gives the reference ids", async (pkg, folder) => {
     const tokenizer = await loadTokenizer(join(FIXTURES, pkg, folder));
-    for (const set of await caseSets(pkg, folder)) {
-      TEXTS.forEach((text, i) => {
+    const { texts, sets } = await cases(pkg, folder);
+    expect(texts).toHaveLength(CASE_NAMES.length);
+    for (const set of sets) {
+      texts.forEach((text, i) => {
         expect(
           tokenizer.encode(text, set.maxLength),
           `${CASE_NAMES[i]} at length ${set.maxLength}`,
@@ -105,11 +79,12 @@ describe("tokenizers against transformers 5.17", () => {
 
   it("keeps the end token when truncating", async () => {
     const tokenizer = await loadTokenizer(join(FIXTURES, "sd15", "tokenizer"));
-    const ids = tokenizer.encode(CORPUS.join(" "), 77);
+    const long = (await readReferences("sd15")).tokenizerTexts.at(-1) as string;
+    const ids = tokenizer.encode(long, 77);
     expect(ids).toHaveLength(77);
     expect(ids[0]).toBe(tokenizer.prefix[0]);
     expect(ids[76]).toBe(tokenizer.suffix[0]);
-    expect(tokenizer.tokenize(CORPUS.join(" ")).length).toBeGreaterThan(75);
+    expect(tokenizer.tokenize(long).length).toBeGreaterThan(75);
   });
 
   it("rejects a length below the special tokens", async () => {

@@ -20,43 +20,24 @@ from .layout import write_json
 # guided-diffusion create_model arguments of the checkpoints DPS uses
 # (DPS2022/diffusion-posterior-sampling configs/model_config.yaml and
 # imagenet_model_config.yaml at commit effbde7).
+_ADM_256 = dict(
+    image_size=256,
+    channel_mult="",
+    learn_sigma=True,
+    class_cond=False,
+    use_checkpoint=False,
+    num_heads=4,
+    num_head_channels=64,
+    num_heads_upsample=-1,
+    use_scale_shift_norm=True,
+    dropout=0.0,
+    resblock_updown=True,
+    use_fp16=False,
+    use_new_attention_order=False,
+)
 ADM_CHECKPOINTS = {
-    "ffhq256": dict(
-        image_size=256,
-        num_channels=128,
-        num_res_blocks=1,
-        channel_mult="",
-        learn_sigma=True,
-        class_cond=False,
-        use_checkpoint=False,
-        attention_resolutions="16",
-        num_heads=4,
-        num_head_channels=64,
-        num_heads_upsample=-1,
-        use_scale_shift_norm=True,
-        dropout=0.0,
-        resblock_updown=True,
-        use_fp16=False,
-        use_new_attention_order=False,
-    ),
-    "imagenet256": dict(
-        image_size=256,
-        num_channels=256,
-        num_res_blocks=2,
-        channel_mult="",
-        learn_sigma=True,
-        class_cond=False,
-        use_checkpoint=False,
-        attention_resolutions="32,16,8",
-        num_heads=4,
-        num_head_channels=64,
-        num_heads_upsample=-1,
-        use_scale_shift_norm=True,
-        dropout=0.0,
-        resblock_updown=True,
-        use_fp16=False,
-        use_new_attention_order=False,
-    ),
+    "ffhq256": dict(_ADM_256, num_channels=128, num_res_blocks=1, attention_resolutions="16"),
+    "imagenet256": dict(_ADM_256, num_channels=256, num_res_blocks=2, attention_resolutions="32,16,8"),
 }
 
 

@@ -32,37 +32,35 @@ export interface AdmCheckpoint {
   source: string;
 }
 
+/** Settings both released 256 x 256 checkpoints share. */
+const ADM_256 = {
+  imageSize: 256,
+  channelMult: [1, 1, 2, 2, 4, 4],
+  numHeads: 4,
+  numHeadChannels: 64,
+  useScaleShiftNorm: true,
+  resblockUpdown: true,
+  learnSigma: true,
+  classCond: false,
+} as const;
+
 export const ADM_CHECKPOINTS: Readonly<Record<AdmCheckpointId, AdmCheckpoint>> = {
   ffhq256: {
+    ...ADM_256,
     id: "ffhq256",
     checkpoint: "ffhq_10m.pt",
-    imageSize: 256,
     numChannels: 128,
     numResBlocks: 1,
-    channelMult: [1, 1, 2, 2, 4, 4],
     attentionResolutions: [16],
-    numHeads: 4,
-    numHeadChannels: 64,
-    useScaleShiftNorm: true,
-    resblockUpdown: true,
-    learnSigma: true,
-    classCond: false,
     source: "DPS2022/diffusion-posterior-sampling configs/model_config.yaml (commit effbde7)",
   },
   imagenet256: {
+    ...ADM_256,
     id: "imagenet256",
     checkpoint: "imagenet256.pt",
-    imageSize: 256,
     numChannels: 256,
     numResBlocks: 2,
-    channelMult: [1, 1, 2, 2, 4, 4],
     attentionResolutions: [32, 16, 8],
-    numHeads: 4,
-    numHeadChannels: 64,
-    useScaleShiftNorm: true,
-    resblockUpdown: true,
-    learnSigma: true,
-    classCond: false,
     source:
       "DPS2022/diffusion-posterior-sampling configs/imagenet_model_config.yaml (commit effbde7); the same settings as OpenAI's 256x256_diffusion_uncond",
   },
