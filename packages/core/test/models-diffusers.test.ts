@@ -231,6 +231,18 @@ describe("settings from the files", () => {
     const edited = await loadDiffusersPackage(dir);
     expect(edited.info.schedule).toEqual({ kind: "rectified-flow", shift: 2.5 });
     await edited.dispose();
+    // With dynamic shifting the shift follows the image tokens: (32 / 4 / 2)^2 = 16 patches.
+    await editJson(join(dir, "scheduler", "scheduler_config.json"), (config) => {
+      config.use_dynamic_shifting = true;
+    });
+    const dynamic = await loadDiffusersPackage(dir, { resolution: [32, 32] });
+    const shifting = dynamic.layout.scheduler.dynamicShifting;
+    if (shifting === undefined) throw new Error("dynamic shifting expected");
+    expect(dynamic.info.schedule).toEqual({
+      kind: "rectified-flow",
+      shift: dynamicShift(shifting, 16),
+    });
+    await dynamic.dispose();
     await rm(dir, { recursive: true });
   });
 

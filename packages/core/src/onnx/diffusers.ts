@@ -85,7 +85,11 @@ function modelInfo(
   }
   if (scheduler.dynamicShifting !== undefined) {
     const [height, width] = options.resolution ?? resolution ?? [0, 0];
-    const patch = layout.family === "flux" ? 2 : 1;
+    // Image tokens are 2x2 latent patches: Flux packs them, SD3 has patch_size (2 in SD3).
+    const patch =
+      layout.family === "flux"
+        ? 2
+        : numberField(layout.denoiserConfig, layout.denoiserConfigFile, "patch_size", 2);
     const tokens =
       Math.floor(height / vae.downsample / patch) * Math.floor(width / vae.downsample / patch);
     if (!(tokens > 0)) {
