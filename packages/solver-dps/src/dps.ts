@@ -1,6 +1,7 @@
 import {
   type Conditioning,
-  type Denoiser,
+  createSchedule,
+  Denoiser,
   type Problem,
   type RestorationProblem,
   type Rng,
@@ -54,12 +55,30 @@ interface StepOutput {
  * Legend (name: symbol of the paper): xt: x_i; x0Hat: \hat{x}_0; alphaBar: \bar{\alpha}_i;
  * betas: beta_i; posteriorVariance: \tilde{\sigma}_i^2; zeta: zeta_i; noise: z.
  */
+/** DDPM's schedule: linear betas 1e-4 to 0.02 over 1000 steps. */
+const DDPM_SCHEDULE = { kind: "vp-linear", betaStart: 1e-4, betaEnd: 0.02, steps: 1000 } as const;
+
+/**
+ * DPS walks a discrete DDPM chain. A model that takes (alpha, sigma) as inputs, such as
+ * the exact embedded priors, is exact at every noise level, so when it declares a
+ * continuous schedule the chain runs on DDPM's linear one; other models keep theirs, and
+ * a continuous one is rejected when the grid is built.
+ */
+function discreteDenoiser(denoiser: Denoiser): Denoiser {
+  if (denoiser.schedule.steps !== null) return denoiser;
+  if (denoiser.model.info.timestepInput.kind !== "alpha-sigma") return denoiser;
+  return new Denoiser(denoiser.model, {
+    schedule: createSchedule(DDPM_SCHEDULE),
+    vjpMode: denoiser.vjpMode,
+  });
+}
+
 export class DpsSolver implements Solver {
   constructor(readonly params: DpsParams) {}
 
   async solve(problem: Problem, rng: Rng, options: SolveOptions = {}): Promise<SolveResult> {
     const checked = checkProblem(problem);
-    const { denoiser } = checked;
+    const denoiser = discreteDenoiser(checked.denoiser);
     const { params } = this;
     const sampleRngs = Array.from({ length: params.samples }, (_, s) =>
       rng.split("sample", params.sampleOffset + s),
@@ -121,6 +140,8 @@ export class DpsSolver implements Solver {
         vjpEvaluations: denoiser.vjpEvaluations - vjpStart,
         sigmaY: checked.sigmaY,
         sigmaYUsed: false,
+        schedule:
+          denoiser === checked.denoiser ? "model" : "vp-linear (model accepts any noise level)",
         residualNorms: residualNorms ? Array.from(residualNorms) : [],
         seedRule:
           'sample s: x_T from rng.split("sample", s, "init"), the noise of sampling step i from rng.split("sample", s, "step", i)',
