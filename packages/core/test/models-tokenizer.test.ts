@@ -20,7 +20,7 @@ interface CaseSet {
   ids: number[][];
 }
 
-/** The prompts and their reference ids per token length (a T5 folder has several lengths). */
+/** Reads the prompts and their reference ids per token length (a T5 folder has several lengths). */
 async function cases(pkg: string, folder: string): Promise<{ texts: string[]; sets: CaseSet[] }> {
   const references = await readReferences(pkg);
   const entry = references.tokenizers[folder];
