@@ -66,3 +66,11 @@ describe.each(["threads", "processes"] as const)("SlotPool (%s)", (kind) => {
     expect(result).toMatchObject({ device: "cpu", threads: 2 });
   });
 });
+
+describe("thread-safety probe", () => {
+  it("finds this onnxruntime-node build safe in worker threads", async () => {
+    const { probeThreadSafety } = await import("../src/exec/thread-probe.js");
+    const result = await probeThreadSafety();
+    expect(result.kind, result.note).toBe("threads");
+  }, 90_000);
+});

@@ -1,7 +1,7 @@
 import {
   createRng,
   Denoiser,
-  loadModelPackage,
+  loadModel,
   type Problem,
   type Tensor,
   TweedieError,
@@ -189,7 +189,7 @@ export const solveCommand: Command = {
     const dir = modelOption.startsWith("embedded:")
       ? modelDir({ kind: "embedded", name: modelOption.slice(9), ref: modelOption })
       : modelOption;
-    const model = await loadModelPackage(dir, {
+    const model = await loadModel(dir, {
       provider: (values.device as string | undefined) ?? "cpu",
     });
     try {

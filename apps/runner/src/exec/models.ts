@@ -4,7 +4,7 @@ import {
   eigenMixture,
   embeddedModelDir,
   loadDigitsPrior,
-  loadModelPackage,
+  loadModel,
   type Model,
   type Tensor,
 } from "@tweedie/core";
@@ -25,7 +25,7 @@ export class ModelCache {
   get(ref: ModelRef): Promise<Model> {
     let model = this.models.get(ref.ref);
     if (!model) {
-      model = loadModelPackage(modelDir(ref), {
+      model = loadModel(modelDir(ref), {
         provider: this.slot.device,
         intraOpThreads: this.slot.intraOpThreads,
       });

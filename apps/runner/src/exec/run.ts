@@ -19,6 +19,7 @@ import type { CellJob, CellOutcome } from "./job.js";
 import { modelDir } from "./models.js";
 import { type PoolKind, SlotPool, WorkerCrash } from "./pool.js";
 import { type LogFormat, Progress } from "./progress.js";
+import { probeThreadSafety } from "./thread-probe.js";
 import { readScheduleSteps, runnerVersions } from "./versions.js";
 
 export interface RunOptions {
@@ -135,10 +136,11 @@ export async function executeRun(planned: PlannedRun, options: RunOptions): Prom
   let completed = 0;
   if (pending.length > 0) {
     const slots = planWorkerSlots(options.device, options.workers, availableParallelism());
+    const kind = options.poolKind ?? (await poolKindFor(options.env, options.stderr));
     const pool = new SlotPool({
       workerModule: workerModule(),
       slots: slots.slice(0, Math.max(1, Math.min(slots.length, pending.length))),
-      kind: options.poolKind ?? "threads",
+      kind,
     });
     const manifestByName = new Map(planned.manifests.map((manifest) => [manifest.name, manifest]));
     try {
@@ -179,6 +181,21 @@ export async function executeRun(planned: PlannedRun, options: RunOptions): Prom
     failed,
     store,
   };
+}
+
+/**
+ * Threads unless TWEEDIE_POOL says otherwise or the probe finds that this onnxruntime-node
+ * build cannot run in several worker threads; a fallback is reported on stderr.
+ */
+async function poolKindFor(
+  env: NodeJS.ProcessEnv,
+  stderr: (line: string) => void,
+): Promise<PoolKind> {
+  const requested = env.TWEEDIE_POOL;
+  if (requested === "threads" || requested === "processes") return requested;
+  const probe = await probeThreadSafety();
+  if (probe.kind === "processes") stderr(`note: ${probe.note}`);
+  return probe.kind;
 }
 
 function jobFor(
