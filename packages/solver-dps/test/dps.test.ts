@@ -150,9 +150,25 @@ describe("DPS solver", () => {
     expect(error.path).toEqual(["steps"]);
   });
 
-  it("rejects a rectified-flow model", async () => {
+  it("runs an alpha-sigma flow model on the DDPM chain", async () => {
+    // The exact mixture model takes (alpha, sigma) directly, so it is exact at every noise
+    // level and DPS walks DDPM's linear chain for it.
     const { restoration } = smallProblem({ schedule: { kind: "rectified-flow", shift: 1 } });
-    const error = await caught(dps({ steps: 10 }).solve(restoration, createRng(1)));
+    const result = await dps({ steps: 10 }).solve(restoration, createRng(1));
+    expect(result.diagnostics.schedule).toBe("vp-linear (model accepts any noise level)");
+    expect(result.x.isFinite()).toBe(true);
+  });
+
+  it("rejects a flow model with a timestep input", async () => {
+    const { restoration } = smallProblem({ schedule: { kind: "rectified-flow", shift: 1 } });
+    const model = restoration.denoiser.model;
+    const scaled = Object.create(model, {
+      info: { value: { ...model.info, timestepInput: { kind: "scaled", scale: 1000 } } },
+    });
+    const denoiser = new Denoiser(scaled);
+    const error = await caught(
+      dps({ steps: 10 }).solve({ ...restoration, denoiser }, createRng(1)),
+    );
     expect(error.code).toBe("unsupported");
   });
 
