@@ -1,0 +1,68 @@
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import sharp from "sharp";
+import { describe, expect, it } from "vitest";
+import { runCli, tempDir, writeConfig } from "./helpers.js";
+
+/**
+ * The digits prior accepts only its own prompts and rejects others with the prompt
+ * quoted, so an unusual prompt that reaches it unchanged shows up verbatim in the error.
+ */
+const PROMPT = `a "quoted" [bracketed] digit: ünïcödé 8 ✓ \\ 'single'`;
+
+describe("prompt pass-through", () => {
+  it("keeps a config prompt byte for byte", async () => {
+    const dir = await tempDir("prompts");
+    const out = join(dir, "out");
+    const config = await writeConfig(
+      dir,
+      `name: prompts
+datasets:
+  - kind: digits
+    limit: 1
+tasks:
+  - name: edit
+    editing: { target: ${JSON.stringify(PROMPT)} }
+solvers:
+  - name: flowedit
+    preset: flowedit-digits
+model: embedded:digits
+output: { location: ${JSON.stringify(out)} }
+`,
+    );
+    const result = await runCli(["run", config, "--log-format", "plain"]);
+    expect(result.code).toBe(1);
+    const cells = await readdir(join(out, "prompts", "cells"));
+    const record = JSON.parse(
+      await readFile(join(out, "prompts", "cells", cells[0], "record.json"), "utf8"),
+    );
+    expect(record.status).toBe("failed");
+    expect(record.task.targetPrompt).toBe(PROMPT);
+    expect(record.error).toContain(JSON.stringify(PROMPT));
+  }, 60_000);
+
+  it("keeps a CLI prompt byte for byte", async () => {
+    const dir = await tempDir("prompts-cli");
+    const source = join(dir, "source.png");
+    const pixels = Buffer.from(Array.from({ length: 64 }, (_, i) => (i * 37) % 256));
+    await sharp(pixels, { raw: { width: 8, height: 8, channels: 1 } })
+      .toColourspace("b-w")
+      .png()
+      .toFile(source);
+    const result = await runCli([
+      "solve",
+      "--model",
+      "embedded:digits",
+      "--solver",
+      "flowedit",
+      "--source",
+      source,
+      "--target-prompt",
+      PROMPT,
+      "--out",
+      join(dir, "out.png"),
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(JSON.stringify(PROMPT));
+  }, 60_000);
+});
