@@ -10,10 +10,12 @@
 //   --steps 1000  --zeta 0.1   (zeta is scaled by 1000 / steps when steps < 1000)
 //   --methods dps,dps-fd,unguided,prior,dps-sign-flipped
 //   --out <file>  (default bench-results/gmm-dps.json)
-import { mkdirSync, writeFileSync } from "node:fs";
+//   --merge a.json,b.json   combine the records of separate runs (one per dimension, say)
+//                           into --out and print the table, running nothing
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { priorSolverFactory, runGmmBenchmark } from "@tweedie/core/testing";
+import { priorSolverFactory, runGmmBenchmark, summariseGmmProblems } from "@tweedie/core/testing";
 import { DpsSolver, dpsParamsSchema } from "../dist/index.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
@@ -29,6 +31,7 @@ function parseArgs(argv) {
     zeta: "0.1",
     methods: "dps,dps-fd,unguided,prior,dps-sign-flipped",
     out: resolve(root, "bench-results/gmm-dps.json"),
+    merge: "",
   };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, "");
@@ -57,6 +60,7 @@ function parseArgs(argv) {
     zeta: Number(options.zeta),
     methods: options.methods.split(","),
     out: resolve(options.out),
+    merge: options.merge === "" ? [] : options.merge.split(",").map((file) => resolve(file)),
   };
 }
 
@@ -87,41 +91,76 @@ const METHODS = {
 
 const config = parseArgs(process.argv.slice(2));
 const results = {};
-for (const method of config.methods) {
-  if (!(method in METHODS))
-    throw new Error(`unknown method ${method}; known: ${Object.keys(METHODS).join(", ")}`);
-  const started = process.cpuUsage();
-  const wallStart = performance.now();
-  const result = await runGmmBenchmark({
-    ...METHODS[method](config),
-    dims: config.dims,
-    dys: config.dys,
-    sigmaYs: config.sigmaYs,
-    seeds: config.seeds,
-    samples: config.samplesFor,
-    onProblem: (r) =>
-      process.stderr.write(
-        `${method} d=${r.dim} dy=${r.dy} sigmaY=${r.sigmaY} seed=${r.seed}: ratio ${r.ratio.toFixed(2)}\n`,
-      ),
-  });
-  const cpu = process.cpuUsage(started);
-  results[method] = {
-    ...result,
-    cpuSeconds: (cpu.user + cpu.system) / 1e6,
-    wallSeconds: (performance.now() - wallStart) / 1000,
+
+/**
+ * Writes the record so far, so an interrupted run keeps the methods it finished. A merged
+ * record lists the configs of its sources in place of this run's config.
+ */
+function writeRecord(sources) {
+  const record = {
+    benchmark: "gmm-exact-posterior",
+    setUp:
+      "25 components, means 8 (i, j) for i, j in -2..2 tiled to d, identity covariance, equal weights; A = U diag(s) V[:dy]; ratio = SW1(method, exact) / SW1(exact, exact'), 500 directions",
+    config:
+      sources === undefined
+        ? { ...config, samplesFor: undefined, samples: config.dims.map(config.samplesFor) }
+        : { mergedFrom: sources },
+    node: process.version,
+    results,
   };
+  mkdirSync(dirname(config.out), { recursive: true });
+  writeFileSync(config.out, `${JSON.stringify(record, null, 2)}\n`);
 }
 
-const record = {
-  benchmark: "gmm-exact-posterior",
-  setUp:
-    "25 components, means 8 (i, j) for i, j in -2..2 tiled to d, identity covariance, equal weights; A = U diag(s) V[:dy]; ratio = SW1(method, exact) / SW1(exact, exact'), 500 directions",
-  config: { ...config, samplesFor: undefined, samples: config.dims.map(config.samplesFor) },
-  node: process.version,
-  results,
-};
-mkdirSync(dirname(config.out), { recursive: true });
-writeFileSync(config.out, `${JSON.stringify(record, null, 2)}\n`);
+/** Combines the problems of every method over the records in `files`. */
+function mergeRecords(files) {
+  const problems = {};
+  const seconds = {};
+  const sources = [];
+  for (const file of files) {
+    const record = JSON.parse(readFileSync(file, "utf8"));
+    sources.push({ file, config: record.config });
+    for (const [method, result] of Object.entries(record.results)) {
+      problems[method] = [...(problems[method] ?? []), ...result.problems];
+      seconds[method] = (seconds[method] ?? 0) + result.cpuSeconds;
+    }
+  }
+  for (const [method, list] of Object.entries(problems)) {
+    results[method] = { ...summariseGmmProblems(list), cpuSeconds: seconds[method] };
+  }
+  writeRecord(sources);
+}
+
+async function runMethods() {
+  for (const method of config.methods) {
+    if (!(method in METHODS))
+      throw new Error(`unknown method ${method}; known: ${Object.keys(METHODS).join(", ")}`);
+    const started = process.cpuUsage();
+    const wallStart = performance.now();
+    const result = await runGmmBenchmark({
+      ...METHODS[method](config),
+      dims: config.dims,
+      dys: config.dys,
+      sigmaYs: config.sigmaYs,
+      seeds: config.seeds,
+      samples: config.samplesFor,
+      onProblem: (r) =>
+        process.stderr.write(
+          `${method} d=${r.dim} dy=${r.dy} sigmaY=${r.sigmaY} seed=${r.seed}: ratio ${r.ratio.toFixed(2)}\n`,
+        ),
+    });
+    const cpu = process.cpuUsage(started);
+    results[method] = {
+      ...result,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      wallSeconds: (performance.now() - wallStart) / 1000,
+    };
+    writeRecord();
+  }
+}
+
+if (config.merge.length > 0) mergeRecords(config.merge);
+else await runMethods();
 
 const format = (value) => value.toFixed(2);
 console.log("| method | pooled median [p10-p90] | cell means (d, dy, sigmaY: mean) | CPU s |");

@@ -255,7 +255,12 @@ export async function scoreGmmProblem(
   };
 }
 
-function summariseCells(problems: readonly GmmProblemResult[]): GmmCellResult[] {
+/**
+ * Groups per-problem results into cells (dim, dy, sigmaY) with their mean and median
+ * ratio, and computes the pooled median with its 10th and 90th percentiles. Results of
+ * separate runs (one per dimension, say) can be merged by passing all their problems.
+ */
+export function summariseGmmProblems(problems: readonly GmmProblemResult[]): GmmBenchmarkResult {
   const cells = new Map<string, GmmProblemResult[]>();
   for (const result of problems) {
     const key = `${result.dim}|${result.dy}|${result.sigmaY}`;
@@ -263,7 +268,7 @@ function summariseCells(problems: readonly GmmProblemResult[]): GmmCellResult[] 
     list.push(result);
     cells.set(key, list);
   }
-  return [...cells.values()].map((list) => {
+  const summaries = [...cells.values()].map((list) => {
     const ratios = list.map((result) => result.ratio);
     return {
       dim: list[0].dim,
@@ -274,6 +279,14 @@ function summariseCells(problems: readonly GmmProblemResult[]): GmmCellResult[] 
       problems: ratios.length,
     };
   });
+  const ratios = problems.map((result) => result.ratio);
+  return {
+    problems: [...problems],
+    cells: summaries,
+    pooledMedian: quantile(ratios, 0.5),
+    pooledP10: quantile(ratios, 0.1),
+    pooledP90: quantile(ratios, 0.9),
+  };
 }
 
 /**
@@ -297,14 +310,7 @@ export async function runGmmBenchmark(options: GmmBenchmarkOptions): Promise<Gmm
       }
     }
   }
-  const ratios = problems.map((result) => result.ratio);
-  return {
-    problems,
-    cells: summariseCells(problems),
-    pooledMedian: quantile(ratios, 0.5),
-    pooledP10: quantile(ratios, 0.1),
-    pooledP90: quantile(ratios, 0.9),
-  };
+  return summariseGmmProblems(problems);
 }
 
 /** Wraps row-major float64 samples as the [N, dim, 1, 1] output of a solver. */

@@ -20,6 +20,7 @@ export {
   runGmmBenchmark,
   samplesTensor,
   scoreGmmProblem,
+  summariseGmmProblems,
 } from "./gmm-benchmark.js";
 export type { GmmModelOptions } from "./gmm-model.js";
 export { GmmModel, VP_LINEAR_1000 } from "./gmm-model.js";
