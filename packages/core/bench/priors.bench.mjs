@@ -2,7 +2,8 @@
 // Times the embedded priors' ONNX graphs over the compiled package (run `pnpm exec tsc -b`
 // in packages/core first) and writes JSON to argv[2], by default bench-results/priors.json
 // at the repository root.
-//   node packages/core/bench/priors.bench.mjs [output.json] [--threads N] [--repeats R]
+//   node packages/core/bench/priors.bench.mjs [output.json] [--threads N] [--repeats R] [--package DIR]
+// --package times another patches package folder instead of the embedded one.
 // Patches prior: the tiled denoiser (stride 4 and 8) and its VJP graph at 256x256 and
 // 1024x1024, with the achieved GFLOP/s of the large products, next to onnxruntime's own
 // MatMul rate on the shapes of one Scan step in the same run (the rate this denoiser can
@@ -30,6 +31,8 @@ const option = (name, fallback) => {
   return at < 0 ? fallback : Number(args[at + 1]);
 };
 const positional = args.filter((a, i) => !a.startsWith("--") && !args[i - 1]?.startsWith("--"));
+const packageAt = args.indexOf("--package");
+const packageDir = packageAt < 0 ? undefined : resolve(args[packageAt + 1]);
 const output = resolve(positional[0] ?? resolve(here, "../../../bench-results/priors.json"));
 const threads = option("--threads", undefined);
 const repeats = option("--repeats", 5);
@@ -90,7 +93,7 @@ async function denoiserRate(params, stride, vjp, side, count) {
   return { side, stride, vjp, seconds, gflop, gflopPerSecond: gflop / seconds };
 }
 
-const { params } = await loadPatchesPrior();
+const { params } = await loadPatchesPrior(packageDir);
 const k = params.components;
 const results = {
   machine: {
@@ -100,7 +103,7 @@ const results = {
     onnxruntime: onnxruntimeVersion(),
     intraOpThreads: threads ?? "onnxruntime default",
   },
-  patches: { components: k, runs: [] },
+  patches: { package: packageDir ?? "embedded", components: k, runs: [] },
   matmul: [],
   // The digits prior's figures are added by its own bench.
   digits: null,

@@ -52,7 +52,7 @@ export interface PatchesFitSettings {
 
 /** The settings of the committed package. */
 export const PATCHES_FIT_SETTINGS: Readonly<PatchesFitSettings> = Object.freeze({
-  components: 32,
+  components: 16,
   patches: 100_000,
   iterations: 25,
   kmeansIterations: 5,
