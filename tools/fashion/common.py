@@ -49,13 +49,13 @@ def to_model_range(images: np.ndarray) -> torch.Tensor:
 
 
 def alpha_bars() -> torch.Tensor:
-    """alphaBar_i = prod_{j <= i} (1 - beta_j) for linear betas, in float64."""
+    """Return alphaBar_i = prod_{j <= i} (1 - beta_j) for the linear betas, in float64."""
     betas = torch.linspace(BETA_START, BETA_END, STEPS, dtype=torch.float64)
     return torch.cumprod(1.0 - betas, dim=0)
 
 
 def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """Sinusoidal embedding of the step index t (float), as in the DDPM U-Net."""
+    """Embed the step index t (as a float) with sines and cosines, as the DDPM U-Net does."""
     half = dim // 2
     freqs = torch.exp(
         torch.arange(half, dtype=torch.float32, device=t.device) * (-math.log(10000.0) / half)

@@ -9,8 +9,9 @@ Graphs (opset 18, torch.onnx.export with dynamo=True, weights embedded):
   shapes are static: batch 1, and the loader runs larger batches one sample at a time.
 - classifier.onnx: x [N, 1, 28, 28] -> logits [N, 10], for measuring sample quality.
 
-Every graph is run through onnxruntime (Python) and compared with torch; the maximum
-absolute differences go to model.json in the package (and export-checks.json in the run).
+The script runs every graph through onnxruntime (Python) and compares it with torch. The
+maximum absolute differences go to model.json in the package and export-checks.json in
+the run folder.
 
 Usage: python export.py --run /tmp/fashion-run --package ../../packages/core/assets/priors/fashion
 """
@@ -18,8 +19,8 @@ Usage: python export.py --run /tmp/fashion-run --package ../../packages/core/ass
 import argparse
 import hashlib
 import json
+import math
 import os
-import shutil
 
 import numpy as np
 import onnx
@@ -31,10 +32,11 @@ from torch.fx.experimental.proxy_tensor import make_fx
 
 from common import (
     BETA_END, BETA_START, CLASS_NAMES, NULL_LABEL, SIZE, STEPS, FashionClassifier, FashionUNet,
-    parameter_count,
+    alpha_bars, parameter_count, read_idx, to_model_range,
 )
 
 OPSET = 18
+SUBSET_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../data/fashion")
 # Graph input names. make_fx names the transposes of Linear weights "t", "t_2", ..., and
 # the exporter turns them into initializers, so a graph input named "t" would collide.
 INPUTS = ("x_t", "timestep", "label")
@@ -42,7 +44,7 @@ ARTICLES = {"ankle boot": "an"}
 
 
 def prompts() -> dict[str, int]:
-    """Prompt text -> class: "a photo of a dress" and short names such as "dress"."""
+    """Map prompt text to classes: "a photo of a dress" and short names such as "dress"."""
     table: dict[str, int] = {}
     short = {"t-shirt/top": ["t-shirt", "top", "t-shirt/top"], "trouser": ["trouser", "trousers"],
              "sandal": ["sandal", "sandals"], "sneaker": ["sneaker", "sneakers"],
@@ -93,6 +95,38 @@ def decomposition_table() -> dict:
     return table
 
 
+def replace_filled_ones(graph: torch.fx.GraphModule) -> int:
+    """Rewrite sub_(fill_(empty_like(s), 1), s) as rsub(s, 1) and return the count.
+
+    The SiLU backward that make_fx records builds 1 - sigmoid(x) from a filled tensor of
+    the activation's shape. The exporter would store each one as an initializer (about
+    0.9 MB in all for this network), where a scalar constant does the same.
+    """
+    aten = torch.ops.aten
+    replaced = 0
+    for node in list(graph.graph.nodes):
+        if node.target is not aten.fill_.Scalar or node.args[1] != 1.0:
+            continue
+        empty = node.args[0]
+        if getattr(empty, "target", None) is not aten.empty_like.default:
+            continue
+        users = list(node.users)
+        if len(users) != 1 or users[0].target is not aten.sub_.Tensor or users[0].args[0] is not node:
+            continue
+        sub = users[0]
+        with graph.graph.inserting_before(sub):
+            rsub = graph.graph.call_function(aten.rsub.Scalar, (sub.args[1], 1.0))
+        sub.replace_all_uses_with(rsub)
+        graph.graph.erase_node(sub)
+        graph.graph.erase_node(node)
+        if not empty.users:
+            graph.graph.erase_node(empty)
+        replaced += 1
+    graph.graph.lint()
+    graph.recompile()
+    return replaced
+
+
 def sha256(path: str) -> str:
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -119,6 +153,9 @@ def export_vjp(model: FashionUNet, path: str) -> None:
                torch.randn(1, 1, SIZE, SIZE))
     graph = make_fx(eps_and_vjp, decomposition_table=decomposition_table())(*example)
     graph.eval()
+    replaced = replace_filled_ones(graph)
+    if replaced == 0:
+        raise RuntimeError("expected filled-ones tensors from the SiLU backward; the trace changed")
     torch.onnx.export(
         graph, example, path, dynamo=True, opset_version=OPSET, external_data=False,
         input_names=[*INPUTS, "g"], output_names=["eps", "vjp"],
@@ -145,7 +182,7 @@ def feeds(x: torch.Tensor, t: torch.Tensor, label: torch.Tensor) -> dict:
 
 
 def check_graphs(model: FashionUNet, classifier: FashionClassifier, folder: str) -> dict:
-    """Max abs differences between onnxruntime and torch on random inputs."""
+    """Return the max abs differences between onnxruntime and torch on random inputs."""
     gen = torch.Generator().manual_seed(123)
     denoiser = session(os.path.join(folder, "denoiser.onnx"))
     vjp = session(os.path.join(folder, "denoiser-vjp.onnx"))
@@ -179,6 +216,50 @@ def check_graphs(model: FashionUNet, classifier: FashionClassifier, folder: str)
     (got,) = classify.run(["logits"], {"x": x.numpy()})
     results["classifier_logits"] = float(np.abs(got - expected.numpy()).max())
     return {k: float(f"{v:.3g}") for k, v in results.items()}
+
+
+def probe(phase: float) -> torch.Tensor:
+    """Return the fixed direction sqrt(2) sin(0.731 i + phase), shaped [1, 1, 28, 28], that the TypeScript tests rebuild."""
+    i = torch.arange(SIZE * SIZE, dtype=torch.float64)
+    return (math.sqrt(2.0) * torch.sin(0.731 * i + phase)).reshape(1, 1, SIZE, SIZE)
+
+
+def references(model: FashionUNet, classifier: FashionClassifier) -> dict:
+    """Compute the torch outputs that the TypeScript tests compare with the ONNX graphs.
+
+    x_t = alpha x0 + sigma probe(0.3) at step 300 (in float64, then rounded to float32) for
+    held-out image 0; eps with its true label and with the null label; J^T g for
+    g = probe(1.1) with its true label; and the classifier's predictions for the held-out
+    subset.
+    """
+    images = read_idx(os.path.join(SUBSET_DIR, "t10k-first100-images-idx3-ubyte.gz"))
+    labels = read_idx(os.path.join(SUBSET_DIR, "t10k-first100-labels-idx1-ubyte.gz"))
+    x_all = to_model_range(images)
+    step = 300
+    abar = alpha_bars()[step].item()
+    x0 = x_all[:1].to(torch.float64)
+    xt = (math.sqrt(abar) * x0 + math.sqrt(1 - abar) * probe(0.3)).to(torch.float32)
+    g = probe(1.1).to(torch.float32)
+    t = torch.tensor([step])
+    true_label = torch.tensor([int(labels[0])])
+    pixels = [0, 100, 200, 300, 400, 500, 600, 783]
+
+    def summary(v: torch.Tensor) -> dict:
+        flat = v.detach().reshape(-1).to(torch.float64)
+        return {"l2": flat.norm().item(), "values": [flat[p].item() for p in pixels]}
+
+    xt_grad = xt.clone().requires_grad_(True)
+    eps = model(xt_grad, t, true_label)
+    (vjp,) = torch.autograd.grad(eps, xt_grad, g)
+    with torch.no_grad():
+        eps_null = model(xt, t, torch.tensor([NULL_LABEL]))
+        predictions = classifier(x_all).argmax(1)
+    return {
+        "image": 0, "label": int(labels[0]), "step": step, "pixels": pixels,
+        "eps": summary(eps), "epsNull": summary(eps_null), "vjp": summary(vjp),
+        "classifierPredictions": predictions.tolist(),
+        "classifierCorrect": int((predictions == torch.from_numpy(labels.astype("int64"))).sum()),
+    }
 
 
 def graph_summary(path: str) -> dict:
@@ -221,6 +302,8 @@ def main() -> None:
     parser.add_argument("--run", required=True, help="training folder (checkpoint.pt, classifier.pt)")
     parser.add_argument("--package", required=True, help="model package folder to write")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--record-only", action="store_true",
+                        help="keep the graphs in --package; recheck them and rewrite the manifest and model.json")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -233,9 +316,10 @@ def main() -> None:
     classifier.eval().requires_grad_(False)
 
     os.makedirs(args.package, exist_ok=True)
-    export_denoiser(model, os.path.join(args.package, "denoiser.onnx"))
-    export_vjp(model, os.path.join(args.package, "denoiser-vjp.onnx"))
-    export_classifier(classifier, os.path.join(args.package, "classifier.onnx"))
+    if not args.record_only:
+        export_denoiser(model, os.path.join(args.package, "denoiser.onnx"))
+        export_vjp(model, os.path.join(args.package, "denoiser-vjp.onnx"))
+        export_classifier(classifier, os.path.join(args.package, "classifier.onnx"))
     for name in ["denoiser.onnx", "denoiser-vjp.onnx", "classifier.onnx"]:
         onnx.checker.check_model(os.path.join(args.package, name))
         leftover = os.path.join(args.package, name + ".data")
@@ -250,6 +334,7 @@ def main() -> None:
 
     record = {"checkpoint_step": state["step"], "parameters": parameter_count(model),
               "classifier_parameters": parameter_count(classifier), "export_checks": checks,
+              "references": references(model, classifier),
               "graphs": {name: graph_summary(os.path.join(args.package, name))
                          for name in ["denoiser.onnx", "denoiser-vjp.onnx", "classifier.onnx"]},
               "torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": ort.__version__}
@@ -258,6 +343,10 @@ def main() -> None:
         if os.path.exists(path):
             with open(path) as f:
                 record[extra.removesuffix(".json").replace("-", "_")] = json.load(f)
+    for name in sorted(os.listdir(args.run)):
+        if name.startswith("samples-") and name.endswith(".json"):
+            with open(os.path.join(args.run, name)) as f:
+                record.setdefault("samples", {})[name.removesuffix(".json")] = json.load(f)
     for path in [os.path.join(args.run, "export-checks.json"), os.path.join(args.package, "model.json")]:
         with open(path, "w") as f:
             json.dump(record, f, indent=2)

@@ -7,7 +7,7 @@ and noise are drawn from generators seeded by (seed, step), so a resumed run rep
 uninterrupted one. A checkpoint is written every --checkpoint-every steps; the loss curve
 goes to loss.csv and the recipe, time and hardware to record.json in --out.
 
-Usage: python train.py --out /tmp/fashion-run [--steps 2400] [--resume]
+Usage: python train.py --out /tmp/fashion-run [--steps 1000] [--resume]
 """
 
 import argparse
@@ -65,7 +65,7 @@ def save_atomic(obj: dict, path: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", required=True, help="output folder for checkpoints and logs")
-    parser.add_argument("--steps", type=int, default=2400, help="optimizer steps")
+    parser.add_argument("--steps", type=int, default=1000, help="optimizer steps")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--warmup", type=int, default=200)
