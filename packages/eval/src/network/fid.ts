@@ -182,7 +182,7 @@ export interface KidOptions {
   readonly subsetSize?: number;
   /** Seed of the SplitMix64 stream that draws the subsets; default 0. */
   readonly seed?: number;
-  /** Memory allowed for the precomputed Gram matrix; default `DEFAULT_MAX_GRAM_BYTES`. */
+  /** Memory allowed for the precomputed kernel matrix; default `DEFAULT_MAX_GRAM_BYTES`. */
   readonly maxGramBytes?: number;
 }
 
@@ -244,12 +244,16 @@ export function kidFromFeatures(
     );
   }
   const rng = new SplitMix64(seed);
-  const kernels = kernelSource(reference, output, options.maxGramBytes ?? DEFAULT_MAX_GRAM_BYTES);
+  const kernel = polynomialKernel(
+    reference,
+    output,
+    options.maxGramBytes ?? DEFAULT_MAX_GRAM_BYTES,
+  );
   const values: number[] = [];
   for (let s = 0; s < subsets; s++) {
     const x = drawSubset(reference.count, m, rng);
-    const y = drawSubset(output.count, m, rng);
-    values.push(unbiasedMmd2(kernels, x, y));
+    const y = drawSubset(output.count, m, rng).map((index) => index + reference.count);
+    values.push(unbiasedMmd2(kernel, x, y));
   }
   const mean = values.reduce((sum, v) => sum + v, 0) / subsets;
   const std =
@@ -267,7 +271,7 @@ export function kidFromFeatures(
   };
 }
 
-/** Largest float64 Gram matrix over both sets that KID precomputes (256 MiB: about 5,800 vectors). */
+/** Largest float64 kernel matrix over both sets that KID precomputes (256 MiB: about 5,800 vectors). */
 export const DEFAULT_MAX_GRAM_BYTES = 256 * 1024 * 1024;
 
 /** m indices drawn without replacement from 0..count-1 by a partial Fisher-Yates shuffle. */
@@ -283,46 +287,47 @@ function drawSubset(count: number, m: number, rng: SplitMix64): Int32Array {
   return order.slice(0, m);
 }
 
-/** k(a_i, b_j) = (a_i . b_j / d + 1)^3 by set ("x" reference, "y" output) and index. */
-type KernelSource = (a: "x" | "y", i: number, b: "x" | "y", j: number) => number;
+/** k(u_i, u_j) = (u_i . u_j / d + 1)^3 for vectors i, j of the union of both sets. */
+type Kernel = (i: number, j: number) => number;
 
 /**
- * Dot products over both sets, precomputed once into a float64 Gram matrix when it fits in
- * `maxGramBytes` (subsets overlap heavily, so this saves most of the work), else computed
- * on every lookup.
+ * The polynomial kernel over the union of both sets (reference first). When the kernel
+ * matrix fits in `maxGramBytes`, it is computed once, upper triangle mirrored, because
+ * random subsets overlap heavily; otherwise every lookup computes its dot product.
  */
-function kernelSource(
-  reference: FeatureSet,
-  output: FeatureSet,
-  maxGramBytes: number,
-): KernelSource {
+function polynomialKernel(reference: FeatureSet, output: FeatureSet, maxGramBytes: number): Kernel {
   const dim = reference.dim;
   const total = reference.count + output.count;
   const all = new Float64Array(total * dim);
   all.set(reference.data, 0);
   all.set(output.data, reference.count * dim);
-  const offset = (set: "x" | "y") => (set === "x" ? 0 : reference.count);
-  if (total * total * 8 <= maxGramBytes) {
-    const gram = matmulTransposed(all, all, total, dim, total);
-    return (a, i, b, j) => (gram[(offset(a) + i) * total + offset(b) + j] / dim + 1) ** 3;
-  }
-  return (a, i, b, j) => {
-    const rowA = (offset(a) + i) * dim;
-    const rowB = (offset(b) + j) * dim;
-    let dot = 0;
-    for (let d = 0; d < dim; d++) dot += all[rowA + d] * all[rowB + d];
-    return (dot / dim + 1) ** 3;
+  const dot = (i: number, j: number) => {
+    let sum = 0;
+    for (let d = 0; d < dim; d++) sum += all[i * dim + d] * all[j * dim + d];
+    return sum;
   };
+  if (total * total * 8 > maxGramBytes) return (i, j) => (dot(i, j) / dim + 1) ** 3;
+
+  const kernel = new Float64Array(total * total);
+  for (let i = 0; i < total; i++) {
+    for (let j = i; j < total; j++) {
+      const value = (dot(i, j) / dim + 1) ** 3;
+      kernel[i * total + j] = value;
+      kernel[j * total + i] = value;
+    }
+  }
+  return (i, j) => kernel[i * total + j];
 }
 
-function unbiasedMmd2(kernel: KernelSource, x: Int32Array, y: Int32Array): number {
+/** The unbiased MMD^2 of one subset pair; `x` and `y` index the union of both sets. */
+function unbiasedMmd2(kernel: Kernel, x: Int32Array, y: Int32Array): number {
   const m = x.length;
   let within = 0;
   let between = 0;
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < m; j++) {
-      if (i !== j) within += kernel("x", x[i], "x", x[j]) + kernel("y", y[i], "y", y[j]);
-      between += kernel("x", x[i], "y", y[j]);
+      if (i !== j) within += kernel(x[i], x[j]) + kernel(y[i], y[j]);
+      between += kernel(x[i], y[j]);
     }
   }
   return within / (m * (m - 1)) - (2 * between) / (m * m);

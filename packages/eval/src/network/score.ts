@@ -1,5 +1,5 @@
 import { type Logger, TweedieError } from "@tweedie/core";
-import type { FeatureManifest, ImageFeatureManifest } from "../features/manifest.js";
+import type { FeatureModelKind, ImageFeatureManifest } from "../features/manifest.js";
 import type { FeatureModel, FeatureModels } from "../features/models.js";
 import { describeResize } from "../features/resize.js";
 import type { ImageArray, ImageInput } from "../image.js";
@@ -18,15 +18,16 @@ import {
 } from "../metrics/score.js";
 import type { MetricConventions, MetricResult, MetricValue } from "../metrics/types.js";
 import {
+  type ClipImageManifest,
   clipImageEmbedding,
   clipScoreFromEmbeddings,
   clipTextEmbedding,
   stripEditBrackets,
   type TextEmbeddingSource,
 } from "./clip.js";
-import { type NetworkMetricSpec, networkMetricsOf } from "./definitions.js";
-import { structureDistance } from "./dino.js";
-import { lpipsDistance } from "./lpips.js";
+import { type NetworkMetricKind, type NetworkMetricSpec, networkMetricsOf } from "./definitions.js";
+import { structureDistance, type VitQkvManifest } from "./dino.js";
+import { type LpipsManifest, lpipsDistance } from "./lpips.js";
 
 export interface NetworkScoreOptions extends ScoreOptions {
   /** The feature model folder; metrics whose models it lacks are `unavailable`. */
@@ -105,11 +106,7 @@ async function runNetworkMetric(
     );
   }
 
-  const kind = spec.kind === "clip_whole" || spec.kind === "clip_edited" ? "clip-image" : null;
-  const imageLookup = await options.featureModels.lookup(
-    spec.featureModel,
-    kind ?? (spec.kind === "structure_distance" ? "vit-qkv" : "lpips"),
-  );
+  const imageLookup = await options.featureModels.lookup(spec.featureModel, MODEL_KIND[spec.kind]);
   if (!imageLookup.available) {
     return metricResult(identity, unavailable(imageLookup.reason), base);
   }
@@ -128,14 +125,11 @@ async function runNetworkMetric(
     case "lpips_background":
       return metricResult(
         identity,
-        await lpipsValue(
-          model as FeatureModel<Extract<FeatureManifest, { kind: "lpips" }>>,
-          context,
-        ),
+        await lpipsValue(model as FeatureModel<LpipsManifest>, context),
         conventions,
       );
     case "structure_distance": {
-      const dino = model as FeatureModel<Extract<FeatureManifest, { kind: "vit-qkv" }>>;
+      const dino = model as FeatureModel<VitQkvManifest>;
       const reference = toMetricRange(pair.unitReference, spec.inputRange);
       const output = toMetricRange(pair.unitOutput, spec.inputRange);
       const value = await structureDistance(dino, reference, output, spec.inputRange);
@@ -143,7 +137,7 @@ async function runNetworkMetric(
     }
     case "clip_whole":
     case "clip_edited": {
-      const clip = model as FeatureModel<Extract<FeatureManifest, { kind: "clip-image" }>>;
+      const clip = model as FeatureModel<ClipImageManifest>;
       const text = await textEmbedding(context);
       if ("reason" in text) return metricResult(identity, unavailable(text.reason), conventions);
       const clipConventions = text.model
@@ -161,6 +155,15 @@ async function runNetworkMetric(
   }
 }
 
+/** The kind of image feature model each network metric loads. */
+const MODEL_KIND = {
+  lpips: "lpips",
+  lpips_background: "lpips",
+  structure_distance: "vit-qkv",
+  clip_whole: "clip-image",
+  clip_edited: "clip-image",
+} as const satisfies Record<NetworkMetricKind, FeatureModelKind>;
+
 interface MetricContext {
   readonly spec: NetworkMetricSpec;
   readonly pair: PreparedPair;
@@ -172,7 +175,7 @@ interface MetricContext {
 const EMPTY_BACKGROUND = "background is empty: the mask marks every pixel as edited";
 
 async function lpipsValue(
-  model: FeatureModel<Extract<FeatureManifest, { kind: "lpips" }>>,
+  model: FeatureModel<LpipsManifest>,
   { spec, pair, logger, id }: MetricContext,
 ): Promise<MetricValue> {
   let reference = toMetricRange(pair.unitReference, spec.inputRange);
@@ -203,7 +206,7 @@ function maskSigned(image: ImageArray, mask: Float32Array): ImageArray {
 }
 
 async function clipValue(
-  model: FeatureModel<Extract<FeatureManifest, { kind: "clip-image" }>>,
+  model: FeatureModel<ClipImageManifest>,
   textEmbedding: Float32Array,
   { spec, pair }: MetricContext,
 ): Promise<MetricValue> {
