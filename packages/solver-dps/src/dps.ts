@@ -1,10 +1,10 @@
 import {
   type Conditioning,
-  createSchedule,
   Denoiser,
   type Problem,
   type RestorationProblem,
   type Rng,
+  rescheduleModel,
   type SolveOptions,
   type SolveResult,
   type Solver,
@@ -60,15 +60,14 @@ const DDPM_SCHEDULE = { kind: "vp-linear", betaStart: 1e-4, betaEnd: 0.02, steps
 
 /**
  * DPS walks a discrete DDPM chain. A model that takes (alpha, sigma) as inputs, such as
- * the exact embedded priors, is exact at every noise level, so when it declares a
- * continuous schedule the chain runs on DDPM's linear one; other models keep theirs, and
- * a continuous one is rejected when the grid is built.
+ * the exact embedded priors, declares a continuous schedule; it is run on DDPM's linear
+ * one through `rescheduleModel`, which feeds the network its own equivalent state. Other
+ * models keep their schedule, and a continuous one is rejected when the grid is built.
  */
 function discreteDenoiser(denoiser: Denoiser): Denoiser {
   if (denoiser.schedule.steps !== null) return denoiser;
   if (denoiser.model.info.timestepInput.kind !== "alpha-sigma") return denoiser;
-  return new Denoiser(denoiser.model, {
-    schedule: createSchedule(DDPM_SCHEDULE),
+  return new Denoiser(rescheduleModel(denoiser.model, DDPM_SCHEDULE), {
     vjpMode: denoiser.vjpMode,
   });
 }
