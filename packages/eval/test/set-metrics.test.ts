@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { TweedieError } from "@tweedie/core";
+import { GraphBuilder, TweedieError } from "@tweedie/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   computeSetMetrics,
@@ -38,6 +38,7 @@ let sha = "";
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "tweedie-inception-"));
   sha = await writeFeatureModel(dir, inceptionManifest(CLEAN), linearFeatureGraph());
+  await writeFeatureModel(dir, inceptionManifest(CLEAN, "inception-select"), selectionGraph());
   await writeFeatureModel(dir, inceptionManifest(LEGACY, "inception-legacy"), linearFeatureGraph());
   models = new FeatureModels({ featureModelsDir: dir });
 });
@@ -46,6 +47,38 @@ afterAll(async () => {
   await models.close();
   await rm(dir, { recursive: true, force: true });
 });
+
+/** An "inception" whose 8 features are the first 8 pixels of channel 0, unchanged. */
+function selectionGraph(): Uint8Array {
+  const select = new Float32Array(192 * INCEPTION_DIM);
+  for (let k = 0; k < INCEPTION_DIM; k++) select[k * INCEPTION_DIM + k] = 1;
+  const graph = new GraphBuilder({ name: "select_inception" });
+  graph.input("images", "float32", ["N", 3, 8, 8]);
+  graph.initializer("shape", { dtype: "int64", data: BigInt64Array.from([0n, -1n]), dims: [2] });
+  graph.initializer("w", { dtype: "float32", data: select, dims: [192, INCEPTION_DIM] });
+  graph.node("Reshape", ["images", "shape"], ["flat"]);
+  graph.node("MatMul", ["flat", "w"], ["pool3"]);
+  graph.output("pool3", "float32", ["N", INCEPTION_DIM]);
+  return graph.toBytes();
+}
+
+/**
+ * 8x8 images on [0, 255] whose first 8 pixels are m +- a_k e_k (one image per k and sign):
+ * sample mean m and diagonal sample covariance 2 a_k^2 / 15, exact in float32.
+ */
+function axisImages(mean: number[], spread: number[]): ImageArray[] {
+  const images: ImageArray[] = [];
+  for (let k = 0; k < mean.length; k++) {
+    for (const sign of [1, -1]) {
+      const data = new Float32Array(3 * 64).fill(7);
+      mean.forEach((m, d) => {
+        data[d] = m + (d === k ? sign * spread[k] : 0);
+      });
+      images.push({ data, shape: [3, 8, 8] });
+    }
+  }
+  return images;
+}
 
 /** `count` smooth 16x16 images on [0, 1]. */
 function images(count: number, offset: number): ImageArray[] {
@@ -69,6 +102,27 @@ function referenceFeatures(set: ImageArray[]) {
 }
 
 describe("FID and KID through a feature model", () => {
+  it("equals the closed form for diagonal covariances", async () => {
+    const m1 = [100, 120, 90, 200, 50, 60, 180, 128];
+    const m2 = [110, 118, 95, 190, 55, 40, 170, 120];
+    const a1 = [10, 20, 5, 30, 12, 8, 40, 16];
+    const a2 = [14, 18, 9, 22, 12, 20, 35, 6];
+    const [fid] = await computeSetMetrics(models, axisImages(m1, a1), axisImages(m2, a2), {
+      range: [0, 255],
+      metrics: ["fid"],
+      featureModel: "inception-select",
+    });
+    // ||m1 - m2||^2 + sum_k (sqrt(s1_k) - sqrt(s2_k))^2 with s_k = 2 a_k^2 / 15.
+    let expected = 0;
+    for (let k = 0; k < 8; k++) {
+      expected +=
+        (m1[k] - m2[k]) ** 2 +
+        (Math.sqrt((2 * a1[k] ** 2) / 15) - Math.sqrt((2 * a2[k] ** 2) / 15)) ** 2;
+    }
+    expect(fid.n).toEqual({ reference: 16, output: 16 });
+    expect(Math.abs((fid.value ?? Number.NaN) - expected) / expected).toBeLessThan(1e-10);
+  });
+
   it("match the features computed in float64", async () => {
     const reference = images(12, 0);
     const output = images(10, 40);

@@ -4,10 +4,10 @@ import { TweedieError } from "@tweedie/core";
 import { z } from "zod";
 
 /**
- * The manifest of one feature model, `<dir>/<name>.feature.json`: which ONNX file contains
- * the network, its SHA-256, the input it takes (name, element type, layout, size rule),
- * the value range and normalisation it expects, the resize that brings an image to that
- * size, and the outputs the metric reads. The metric code never guesses any of these.
+ * The manifest of one feature model, `<dir>/<name>.feature.json`. It names the ONNX file
+ * and its SHA-256, the input (name, element type, layout, size rule), the value range and
+ * normalisation the network expects, the resize that brings an image to that size, and
+ * the outputs the metric reads. The metric code never guesses any of these.
  */
 export const FEATURE_MANIFEST_SCHEMA = "tweedie.feature-model";
 export const FEATURE_MANIFEST_VERSION = 1;
@@ -40,7 +40,7 @@ const tokenInput = z.strictObject({
 });
 
 /**
- * How an image reaches the input size. `filter` and `antialias` select one of the three
+ * Resampling settings of a resize rule. `filter` and `antialias` select one of the three
  * resamplers in resize.ts. Bicubic with antialias is PIL's BICUBIC, which clean-fid's
  * "clean" mode and transformers' CLIPImageProcessor use. Bilinear with antialias is PIL's
  * BILINEAR. Bilinear without antialias is torch `interpolate(mode="bilinear",

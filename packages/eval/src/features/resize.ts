@@ -19,7 +19,7 @@ export interface Resampling {
   readonly antialias: boolean;
 }
 
-/** The resize path in words, stored with every network metric result. */
+/** Describes the resize path in words, for the conventions of every network metric result. */
 export function describeResize(rule: ResizeRule): string {
   if (rule.kind === "none") return "none (the input must already have the graph's size)";
   const method = describeResampling(rule);
@@ -241,7 +241,7 @@ function clampImage(image: ImageArray, range: readonly [number, number]): ImageA
   return { data, shape: image.shape };
 }
 
-/** The transformers centre crop: top (H - h) // 2, left (W - w) // 2. */
+/** Crops the centre as transformers does: top (H - h) // 2, left (W - w) // 2. */
 export function centerCrop(image: ImageArray, cropH: number, cropW: number): ImageArray {
   const [channels, height, width] = image.shape;
   if (cropH > height || cropW > width) {

@@ -20,7 +20,7 @@ export interface NetworkMetricSpec {
   readonly needsMask: boolean;
   /** CLIP scores need the target prompt. */
   readonly needsPrompt: boolean;
-  /** Range `score` converts both images to before the metric sees them. */
+  /** Range `score` converts both images to before the metric receives them. */
   readonly inputRange: readonly [number, number];
   readonly backbone: string;
   readonly masking: MetricConventions["masking"];
@@ -108,9 +108,9 @@ export const NETWORK_METRICS: readonly NetworkMetricSpec[] = [
     masking: "none",
     formula: "MSE between the cosine self-similarity matrices of DINO ViT-B/8 keys",
     settings: { selfSimilarityEpsilon: 1e-8 },
-    // NOTE: PIE-Bench resizes with torchvision's tensor Resize(224, max_size=480), whose
-    // antialias default changed between torchvision versions, and the evaluator's
-    // requirements pin none. The dino-vitb8 manifest's resize rule records the choice.
+    // NOTE: PIE-Bench resizes with torchvision's tensor Resize(224, max_size=480), which
+    // antialiases by default from torchvision 0.17 on and not before, and its requirements
+    // pin no version. The dino-vitb8 manifest's resize rule records the choice.
     featureModel: FEATURE_MODEL_NAMES.dino,
   },
   {
@@ -148,12 +148,12 @@ export const NETWORK_METRICS: readonly NetworkMetricSpec[] = [
   },
 ];
 
-/** The network metrics of one profile, in registration order. */
+/** Lists the network metrics of one profile, in registration order. */
 export function networkMetricsOf(profile: ProfileName): NetworkMetricSpec[] {
   return NETWORK_METRICS.filter((spec) => spec.profile === profile);
 }
 
-/** The reason a network metric is unavailable before any feature model is loaded. */
+/** Returns the reason a network metric is unavailable before any feature model is loaded. */
 export function placeholderReason(spec: NetworkMetricSpec): string {
   const models = spec.textModel ? `${spec.featureModel} and ${spec.textModel}` : spec.featureModel;
   return (

@@ -23,6 +23,7 @@ export interface GaussianStatistics {
   readonly dim: number;
 }
 
+/** Computes the mean and sample covariance of a feature set in float64. */
 export function featureStatistics(set: FeatureSet): GaussianStatistics {
   checkFeatureSet(set, "features");
   const { data, count, dim } = set;
@@ -34,6 +35,7 @@ export function featureStatistics(set: FeatureSet): GaussianStatistics {
       received: count,
     });
   }
+
   const mean = new Float64Array(dim);
   for (let i = 0; i < count; i++) {
     for (let d = 0; d < dim; d++) mean[d] += data[i * dim + d];
@@ -43,6 +45,7 @@ export function featureStatistics(set: FeatureSet): GaussianStatistics {
   for (let i = 0; i < count; i++) {
     for (let d = 0; d < dim; d++) centred[i * dim + d] = data[i * dim + d] - mean[d];
   }
+
   // Covariance = X^T X / (N - 1), accumulated row by row over the centred vectors.
   const covariance = new Float64Array(dim * dim);
   for (let i = 0; i < count; i++) {
@@ -243,6 +246,7 @@ export function kidFromFeatures(
       },
     );
   }
+
   const rng = new SplitMix64(seed);
   const kernel = polynomialKernel(
     reference,
@@ -291,9 +295,9 @@ function drawSubset(count: number, m: number, rng: SplitMix64): Int32Array {
 type Kernel = (i: number, j: number) => number;
 
 /**
- * The polynomial kernel over the union of both sets (reference first). When the kernel
- * matrix fits in `maxGramBytes`, it is computed once, upper triangle mirrored, because
- * random subsets overlap heavily; otherwise every lookup computes its dot product.
+ * Builds the polynomial kernel over the union of both sets (reference first). Random
+ * subsets overlap heavily, so the kernel matrix is computed once (upper triangle
+ * mirrored) when it fits in `maxGramBytes`. Otherwise every lookup computes its dot product.
  */
 function polynomialKernel(reference: FeatureSet, output: FeatureSet, maxGramBytes: number): Kernel {
   const dim = reference.dim;
@@ -319,7 +323,7 @@ function polynomialKernel(reference: FeatureSet, output: FeatureSet, maxGramByte
   return (i, j) => kernel[i * total + j];
 }
 
-/** The unbiased MMD^2 of one subset pair; `x` and `y` index the union of both sets. */
+/** Computes the unbiased MMD^2 of one subset pair; `x` and `y` index the union of both sets. */
 function unbiasedMmd2(kernel: Kernel, x: Int32Array, y: Int32Array): number {
   const m = x.length;
   let within = 0;
