@@ -75,7 +75,7 @@ async function readHeldOut(): Promise<{ images: Tensor; labels: number[] }> {
   };
 }
 
-/** The fixed direction sqrt(2) sin(0.731 i + phase) that tools/fashion/export.py uses. */
+/** Builds the fixed direction sqrt(2) sin(0.731 i + phase) that tools/fashion/export.py uses. */
 function probe(phase: number): Float64Array {
   return Float64Array.from({ length: PIXELS }, (_, i) => Math.SQRT2 * Math.sin(0.731 * i + phase));
 }
@@ -196,12 +196,15 @@ describe("fashion package", () => {
     return { xt: new Tensor(xt, [1, 1, SIDE, SIDE]), t: timeOfIndex(schedule, references.step) };
   }
 
-  function expectSummary(received: Tensor, expected: Summary, what: string): void {
-    expect(Math.abs(norm(received) - expected.l2) / expected.l2, `${what} l2`).toBeLessThan(1e-5);
+  function expectSummary(received: Tensor, expected: Summary, context: string): void {
+    expect(Math.abs(norm(received) - expected.l2) / expected.l2, `${context} l2`).toBeLessThan(
+      1e-5,
+    );
     references.pixels.forEach((pixel, k) => {
-      expect(Math.abs(received.data[pixel] - expected.values[k]), `${what}[${pixel}]`).toBeLessThan(
-        1e-4,
-      );
+      expect(
+        Math.abs(received.data[pixel] - expected.values[k]),
+        `${context}[${pixel}]`,
+      ).toBeLessThan(1e-4);
     });
   }
 
@@ -338,7 +341,7 @@ describe("fashion package", () => {
     const trueLabels = heldOutLabels.slice(0, count);
     const wrongLabels = trueLabels.map((l) => (l + 5) % 10);
 
-    // Moderate noise: step 200, alpha 0.81, sigma 0.58.
+    // Moderate noise: step 200, alpha 0.81, sigma 0.59.
     let t = timeOfIndex(schedule, 200);
     let xt = axpby(schedule.alpha(t), x0, schedule.sigma(t), rng.split(200).normalTensor(x0.shape));
     const noisy = axpby(1 / schedule.alpha(t), xt, 0, xt);
@@ -427,7 +430,9 @@ async function classify(
     x: { dtype: "float32", data: images.data, dims: [...images.shape] },
   });
   const logits = outputs.logits;
-  if (logits.dtype !== "float32") throw new Error(`logits dtype ${logits.dtype}`);
+  if (logits.dtype !== "float32") {
+    throw new Error(`classifier.onnx: expected float32 logits; received ${logits.dtype}`);
+  }
   return Array.from({ length: images.batch }, (_, n) => {
     const row = logits.data.subarray(n * 10, (n + 1) * 10);
     return row.indexOf(Math.max(...row));
