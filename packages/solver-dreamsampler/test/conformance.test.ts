@@ -1,8 +1,7 @@
 import { Denoiser, Tensor } from "@tweedie/core";
-import { conformanceCases } from "@tweedie/core/testing";
+import { conformanceCases, isotropicGaussian, LabelGmmModel } from "@tweedie/core/testing";
 import { describe, it } from "vitest";
 import { dreamSamplerPlugin, REFERENCE_SCHEDULES } from "../src/index.js";
-import { isotropicGaussian, LabelGmmModel } from "./helpers/label-gmm-model.js";
 
 // Restoration: the suite's default d = 8 Gaussian-mixture problem with a linear operator,
 // restored from the inverted A^T y. DreamSampler is not a sampler of the prior (its start

@@ -12,6 +12,7 @@ import {
   Tensor,
   timeOfIndex,
 } from "@tweedie/core";
+import { LabelGmmModel } from "@tweedie/core/testing";
 import { describe, expect, it } from "vitest";
 import {
   DreamSamplerSolver,
@@ -19,7 +20,6 @@ import {
   dreamSamplerPlugin,
   REFERENCE_SCHEDULES,
 } from "../src/index.js";
-import { LabelGmmModel } from "./helpers/label-gmm-model.js";
 import { MaskOperator } from "./helpers/mask-operator.js";
 
 /** Builds a two-component mixture over 4 values (a 2 x 2 image). */

@@ -1,4 +1,5 @@
 import { createRng, Denoiser, type EditingProblem, Tensor } from "@tweedie/core";
+import { isotropicGaussian, LabelGmmModel } from "@tweedie/core/testing";
 import { describe, expect, it } from "vitest";
 import {
   FlowAlignSolver,
@@ -9,7 +10,6 @@ import {
   SdEditSolver,
   sdEditParamsSchema,
 } from "../src/index.js";
-import { isotropicGaussian, LabelGmmModel } from "./helpers/label-gmm-model.js";
 
 /*
  * On isotropic Gaussian priors N(m, s^2 I) per prompt, x0Hat(z) = m + k (z - (1 - tau) m)

@@ -1,4 +1,5 @@
 import { createSchedule, Denoiser, Tensor } from "@tweedie/core";
+import { isotropicGaussian, LabelGmmModel } from "@tweedie/core/testing";
 import { describe, expect, it } from "vitest";
 import {
   flowPoint,
@@ -7,7 +8,6 @@ import {
   predictVelocity,
   timeAtFlowTime,
 } from "../src/index.js";
-import { isotropicGaussian, LabelGmmModel } from "./helpers/label-gmm-model.js";
 
 const VP_LINEAR = { kind: "vp-linear", betaStart: 1e-4, betaEnd: 0.02, steps: 1000 } as const;
 

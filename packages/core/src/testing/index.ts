@@ -24,6 +24,7 @@ export {
 } from "./gmm-benchmark.js";
 export type { GmmModelOptions } from "./gmm-model.js";
 export { GmmModel, VP_LINEAR_1000 } from "./gmm-model.js";
+export { isotropicGaussian, LabelGmmModel, type LabelGmmOptions } from "./label-gmm-model.js";
 export type { Matrix, ThinSvd } from "./linalg.js";
 export { matrix, randomOrthogonal, thinSvd } from "./linalg.js";
 export type { MatrixOperatorSpec } from "./matrix-operator.js";

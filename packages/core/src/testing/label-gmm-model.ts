@@ -14,7 +14,7 @@ import {
   type ScheduleSpec,
   Tensor,
   TweedieError,
-} from "@tweedie/core";
+} from "../index.js";
 
 export interface LabelGmmOptions {
   /** p(x0 | label) for labels 0..L-1; the last one is the unconditional prior (""). */
