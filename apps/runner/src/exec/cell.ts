@@ -17,6 +17,7 @@ import { buildOperator, measure } from "@tweedie/operators";
 import { solverRegistry } from "../solvers/registry.js";
 import type { Artifact, ResultStore } from "../store/results.js";
 import { encodePng, encodeTensorNpy } from "./encode.js";
+import { storeFailure } from "./failure.js";
 import { loadItemImage } from "./item-pixels.js";
 import type { CellJob, CellOutcome } from "./job.js";
 
@@ -193,29 +194,8 @@ export async function executeCell(job: CellJob, ctx: CellContext): Promise<CellO
     };
   } catch (error) {
     const message = `${job.item.path ?? job.item.id}: ${renderError(error)}`;
-    await store.writeCell(cell.id, [], {
-      status: "failed",
-      cell: cell.content,
-      error: message,
-      timings: { ...timings, total: (performance.now() - started) / 1000 },
-      createdAt: new Date().toISOString(),
-      ...{
-        solver: cell.solver,
-        dataset: cell.dataset,
-        item: cell.item,
-        task: cell.task,
-        seed: cell.seed,
-        sample: cell.sample,
-      },
-    });
-    return {
-      cellId: cell.id,
-      status: "failed",
-      metrics: {},
-      nfe: null,
-      seconds: (performance.now() - started) / 1000,
-      error: message,
-    };
+    const seconds = (performance.now() - started) / 1000;
+    return storeFailure(store, cell, message, { ...timings, total: seconds }, seconds);
   }
 }
 

@@ -15,6 +15,7 @@ import { solverRegistry } from "../solvers/registry.js";
 import { openResultStore } from "../store/open.js";
 import type { ResultStore } from "../store/results.js";
 import { planWorkerSlots } from "./devices.js";
+import { storeFailure } from "./failure.js";
 import type { CellJob, CellOutcome } from "./job.js";
 import { modelDir } from "./models.js";
 import { type PoolKind, SlotPool, WorkerCrash } from "./pool.js";
@@ -227,19 +228,7 @@ async function recordCrash(store: ResultStore, cell: Cell, error: unknown): Prom
   const reason = error instanceof WorkerCrash ? error.message : renderError(error);
   const message = `${cell.item.path ?? cell.item.id}: ${reason}`;
   try {
-    await store.writeCell(cell.id, [], {
-      status: "failed",
-      cell: cell.content,
-      error: message,
-      timings: {},
-      createdAt: new Date().toISOString(),
-      solver: cell.solver,
-      dataset: cell.dataset,
-      item: cell.item,
-      task: cell.task,
-      seed: cell.seed,
-      sample: cell.sample,
-    });
+    return await storeFailure(store, cell, message, {}, 0);
   } catch (storeError) {
     return {
       cellId: cell.id,
@@ -250,7 +239,6 @@ async function recordCrash(store: ResultStore, cell: Cell, error: unknown): Prom
       error: `${message}; storing the failure also failed: ${renderError(storeError)}`,
     };
   }
-  return { cellId: cell.id, status: "failed", metrics: {}, nfe: null, seconds: 0, error: message };
 }
 
 /** Renders the dry-run plan: cells per shard and how many are already done. */
