@@ -5,9 +5,9 @@
 //   node packages/core/bench/priors.bench.mjs [output.json] [--threads N] [--repeats R] [--package DIR]
 // --package times another patches package folder instead of the embedded one.
 // Patches prior: the tiled denoiser (stride 4 and 8) and its VJP graph at 256x256 and
-// 1024x1024, with the achieved GFLOP/s of the large products, next to onnxruntime's own
-// MatMul rate on the shapes of one Scan step in the same run (the rate this denoiser can
-// reach at best) and on a square 1024 product.
+// 1024x1024, with the achieved GFLOP/s of the large products. Next to them stands
+// onnxruntime's own MatMul rate, measured in the same run on the shapes of one Scan step
+// (the best rate this denoiser can reach) and on a square 1024 product.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { dirname, resolve } from "node:path";

@@ -55,7 +55,7 @@ describe("embedded patches package", () => {
     return () => model.dispose();
   }, 60_000);
 
-  it("manifest declares an x0 prior on alpha and sigma with a VJP", async () => {
+  it("manifest declares x0, alpha-sigma and a VJP", async () => {
     const manifest = await readManifest(packageDir);
     expect(manifest.parameterisation).toBe("x0");
     expect(manifest.timestepInput).toEqual({ kind: "alpha-sigma" });
@@ -79,7 +79,7 @@ describe("embedded patches package", () => {
     expect(bytes).toBeLessThan(6 * 2 ** 20);
   });
 
-  it("predict and vjp match the float64 reference through the loader", async () => {
+  it("loader predict and vjp match the reference", async () => {
     // The manifest's schedule is rectified flow with shift 1: alpha = 1 - t, sigma = t.
     const [n, h, w] = [1, 16, 24];
     const t = 0.35;
