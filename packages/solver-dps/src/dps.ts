@@ -45,16 +45,6 @@ interface StepOutput {
   residualNorms: Float64Array | null;
 }
 
-/**
- * Diffusion Posterior Sampling (Chung, Kim, McCann, Klasky and Ye, ICLR 2023,
- * arXiv:2209.14687), Algorithm 1 as the official code runs it: a DDPM ancestral step
- * built from the clipped Tweedie estimate, followed by the guidance step
- * x_{i-1} = x'_{i-1} - zeta grad_{x_i} ||y - A(x0Hat(x_i))||
- * on the plain norm of each sample's residual. The update never uses sigmaY.
- *
- * Legend (name: symbol of the paper): xt: x_i; x0Hat: \hat{x}_0; alphaBar: \bar{\alpha}_i;
- * betas: beta_i; posteriorVariance: \tilde{\sigma}_i^2; zeta: zeta_i; noise: z.
- */
 /** DDPM's schedule: linear betas 1e-4 to 0.02 over 1000 steps. */
 const DDPM_SCHEDULE = { kind: "vp-linear", betaStart: 1e-4, betaEnd: 0.02, steps: 1000 } as const;
 
@@ -72,6 +62,16 @@ function discreteDenoiser(denoiser: Denoiser): Denoiser {
   });
 }
 
+/**
+ * Diffusion Posterior Sampling (Chung, Kim, McCann, Klasky and Ye, ICLR 2023,
+ * arXiv:2209.14687), Algorithm 1 as the official code runs it: a DDPM ancestral step
+ * built from the clipped Tweedie estimate, followed by the guidance step
+ * x_{i-1} = x'_{i-1} - zeta grad_{x_i} ||y - A(x0Hat(x_i))||
+ * on the plain norm of each sample's residual. The update never uses sigmaY.
+ *
+ * Legend (name: symbol of the paper): xt: x_i; x0Hat: \hat{x}_0; alphaBar: \bar{\alpha}_i;
+ * betas: beta_i; posteriorVariance: \tilde{\sigma}_i^2; zeta: zeta_i; noise: z.
+ */
 export class DpsSolver implements Solver {
   constructor(readonly params: DpsParams) {}
 

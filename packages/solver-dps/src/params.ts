@@ -48,7 +48,7 @@ export const dpsParamsSchema = z
     variance: z.enum(["auto", "learned", "posterior", "large"]).default("auto"),
     /**
      * DDIM eta with the posterior variance: std = eta sqrt(betaTilde_t) and the mean of
-     * DDIM (Song, Meng and Ermon, arXiv:2010.02502, eq. 12). eta = 1 is exactly the DDPM
+     * DDIM (Song, Meng and Ermon, arXiv:2010.02502). eta = 1 is exactly the DDPM
      * ancestral step; values other than 1 need variance `posterior` (or `auto` without a
      * learned variance).
      */
