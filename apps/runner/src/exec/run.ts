@@ -142,6 +142,9 @@ export async function executeRun(planned: PlannedRun, options: RunOptions): Prom
       workerModule: workerModule(),
       slots: slots.slice(0, Math.max(1, Math.min(slots.length, pending.length))),
       kind,
+      // A worker that exceeds its V8 heap fails only its cell (ERR_WORKER_OUT_OF_MEMORY) and
+      // is replaced; onnxruntime's native memory is not counted against this limit.
+      maxHeapMb: workerHeapMb(options.env),
     });
     const manifestByName = new Map(planned.manifests.map((manifest) => [manifest.name, manifest]));
     try {
@@ -197,6 +200,12 @@ async function poolKindFor(
   const probe = await probeThreadSafety();
   if (probe.kind === "processes") stderr(`note: ${probe.note}`);
   return probe.kind;
+}
+
+/** Per-worker V8 heap limit in MiB: TWEEDIE_WORKER_HEAP_MB, else 4096. */
+function workerHeapMb(env: NodeJS.ProcessEnv): number {
+  const value = Number(env.TWEEDIE_WORKER_HEAP_MB ?? 4096);
+  return Number.isInteger(value) && value >= 64 ? value : 4096;
 }
 
 function jobFor(
