@@ -9,6 +9,7 @@ import {
   type SolveResult,
   type Solver,
   sameShape,
+  sampleStatistics,
   selectVjpMode,
   Tensor,
   TweedieError,
@@ -18,7 +19,6 @@ import {
 import { residualNormGradient } from "./gradient.js";
 import type { DpsParams } from "./params.js";
 import { createDdpmGrid, type DdpmGrid } from "./respacing.js";
-import { sampleStatistics } from "./statistics.js";
 
 /** Variance of the ancestral step after resolving `auto`. */
 export type DpsVariance = "learned" | "posterior" | "large";

@@ -2,6 +2,7 @@ import type { Solver, SolverPlugin } from "@tweedie/core";
 import { DpsSolver } from "./dps.js";
 import { type DpsParams, dpsParamsSchema, dpsPresets } from "./params.js";
 
+export { sampleStatistics } from "@tweedie/core";
 export type { DpsVariance } from "./dps.js";
 export { DpsSolver } from "./dps.js";
 export type { GradientInput, GradientResult } from "./gradient.js";
@@ -10,7 +11,6 @@ export type { DpsParams } from "./params.js";
 export { dpsParamsSchema, dpsPresets, respacedZeta } from "./params.js";
 export type { DdpmGrid } from "./respacing.js";
 export { createDdpmGrid } from "./respacing.js";
-export { sampleStatistics } from "./statistics.js";
 
 /** The DPS solver plugin: DDPM ancestral sampling with guidance on ||y - A(x0Hat)||. */
 export const dpsPlugin: SolverPlugin<DpsParams> = {

@@ -1,4 +1,4 @@
-import { type SolveOptions, type StepInfo, Tensor, TweedieError } from "@tweedie/core";
+import { type SolveOptions, type StepInfo, type Tensor, TweedieError } from "@tweedie/core";
 
 /** Per-sample loop state shared by the inversion and the sampling loops. */
 export interface LoopHooks {
@@ -61,24 +61,4 @@ export function reportStep(
   hooks.options.onStep?.({ step: hooks.stepOffset + step, totalSteps: hooks.totalSteps, ...info });
 }
 
-/** Per-pixel mean and population standard deviation over the samples of x [S, ...]. */
-export function sampleStatistics(x: Tensor): { mean: Tensor; std: Tensor } {
-  const count = x.batch;
-  const size = x.size / count;
-  const mean = new Float32Array(size);
-  const std = new Float32Array(size);
-  for (let i = 0; i < size; i++) {
-    let sum = 0;
-    let squares = 0;
-    for (let s = 0; s < count; s++) {
-      const value = x.data[s * size + i];
-      sum += value;
-      squares += value * value;
-    }
-    const m = sum / count;
-    mean[i] = m;
-    std[i] = Math.sqrt(Math.max(0, squares / count - m * m));
-  }
-  const shape = [1, ...x.shape.slice(1)];
-  return { mean: new Tensor(mean, shape), std: new Tensor(std, shape) };
-}
+export { sampleStatistics } from "@tweedie/core";

@@ -13,6 +13,7 @@ import {
   type SolveOptions,
   type SolveResult,
   type Solver,
+  sampleStatistics,
   scale,
   type Tensor,
   TweedieError,
@@ -25,7 +26,6 @@ import {
   resolveProjection,
 } from "./data-consistency.js";
 import type { FlowDpsParams } from "./params.js";
-import { sampleStatistics } from "./statistics.js";
 
 /**
  * FlowDPS (Kim, Kim and Ye, "FlowDPS: Flow-Driven Posterior Sampling for Inverse

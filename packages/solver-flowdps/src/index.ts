@@ -2,10 +2,10 @@ import type { SolverPlugin } from "@tweedie/core";
 import { FlowDpsSolver } from "./flowdps.js";
 import { type FlowDpsParams, flowDpsParamsSchema, flowDpsPresets } from "./params.js";
 
+export { sampleStatistics } from "@tweedie/core";
 export { dataGradient, projectOntoMeasurements, resolveProjection } from "./data-consistency.js";
 export { FlowDpsSolver, flowTimes, timeAtFlowTime } from "./flowdps.js";
 export { type FlowDpsParams, flowDpsParamsSchema, flowDpsPresets } from "./params.js";
-export { sampleStatistics } from "./statistics.js";
 
 export const flowDpsPlugin: SolverPlugin<FlowDpsParams> = {
   name: "flowdps",
