@@ -57,7 +57,7 @@ export function rescheduleModel(model: Model, spec: ScheduleSpec): Model {
   return wrapped;
 }
 
-/** The time at which `schedule` has signal-to-noise ratio alpha / sigma = snr (bisection). */
+/** Finds by bisection the time at which `schedule` has alpha / sigma = snr. */
 function timeAtSnr(schedule: Schedule, snr: number): number {
   const ratio = (t: number) => schedule.alpha(t) / Math.max(schedule.sigma(t), 1e-300);
   if (snr >= ratio(0)) return 0;

@@ -3,9 +3,9 @@ import { TweedieError } from "./errors.js";
 export type Shape = readonly number[];
 
 /**
- * A float32 tensor in NCHW layout (batch first). `data` is owned or a view into a larger
- * buffer; `reshape` and `item` return views that share memory, so hot loops never copy
- * unless they call `clone`.
+ * A float32 tensor in NCHW layout (batch first). `data` is owned or is a view into a
+ * larger buffer. `reshape` and `item` return views that share memory, so hot loops copy
+ * only where they call `clone`.
  */
 export class Tensor {
   readonly data: Float32Array;
@@ -45,12 +45,12 @@ export class Tensor {
     return this.shape[0] ?? 1;
   }
 
-  /** A view with another shape of the same size. */
+  /** Returns a view with another shape of the same size. */
   reshape(shape: Shape): Tensor {
     return new Tensor(this.data, shape);
   }
 
-  /** A view of batch item `index`, keeping a leading batch dimension of 1. */
+  /** Returns a view of batch item `index`, keeping a leading batch dimension of 1. */
   item(index: number): Tensor {
     const n = this.batch;
     if (!Number.isInteger(index) || index < 0 || index >= n) {
@@ -71,7 +71,7 @@ export class Tensor {
     return new Tensor(this.data.slice(), this.shape);
   }
 
-  /** A new tensor with `fn` applied to every value. */
+  /** Returns a new tensor with `fn` applied to every value. */
   map(fn: (value: number, index: number) => number): Tensor {
     const out = new Float32Array(this.size);
     const src = this.data;

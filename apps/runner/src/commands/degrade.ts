@@ -95,7 +95,7 @@ function needsSeed(spec: Record<string, unknown>): boolean {
   );
 }
 
-/** The spec without large arrays (kernels, masks), for a one-line report. */
+/** Shortens large arrays (kernels, masks) in a spec, for a one-line report. */
 function summary(spec: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(spec).map(([key, value]) => [

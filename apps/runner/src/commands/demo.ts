@@ -12,7 +12,7 @@ import { executeRun, planRun } from "../exec/run.js";
 import { parseLocation } from "../store/location.js";
 import { parseLogFormat, parseWorkers } from "./run.js";
 
-/** The demo config: the repository's examples/demo.yaml, found from the built CLI. */
+/** Finds the demo config, the repository's examples/demo.yaml, from the built CLI. */
 export function demoConfigPath(): string {
   for (const candidate of ["../../../../examples/demo.yaml", "../../examples/demo.yaml"]) {
     const path = fileURLToPath(new URL(candidate, import.meta.url));

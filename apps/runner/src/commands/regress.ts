@@ -11,7 +11,7 @@ import { type Command, type CommandContext, EXIT_CELLS_FAILED, EXIT_OK } from ".
 import { leaderboardOf } from "../exec/leaderboard.js";
 import { openRuns } from "./leaderboard.js";
 
-/** A leaderboard JSON file, or every run under a results location. */
+/** Reads a leaderboard JSON file, or aggregates every run under a results location. */
 async function leaderboardAt(target: string, ctx: CommandContext): Promise<Leaderboard> {
   if (target.endsWith(".json")) return parseLeaderboard(await readFile(target, "utf8"), target);
   const records = (

@@ -114,9 +114,9 @@ export function parseBitDepth(value: string | undefined): 8 | 16 {
 }
 
 /**
- * Fits an image to a model's channel count: a file read as 3 equal channels (grey files
- * are expanded on reading) becomes 1 channel for a 1-channel model; anything else that
- * does not match is rejected with the file and both counts.
+ * Fits an image to a model's channel count. A file read as 3 equal channels (grey files
+ * are expanded on reading) becomes 1 channel for a 1-channel model. Any other mismatch is
+ * rejected with the file and both counts.
  */
 export function matchChannels(x: Tensor, channels: number, file: string): Tensor {
   const [n, c, h, w] = x.shape;

@@ -211,8 +211,8 @@ function denoiserOptions(
 
 /**
  * Random operators (motion-blur kernels, masks, box positions) draw from a seed in their
- * spec; a spec without one gets a seed derived from the cell's seed and item, so each image
- * gets its own draw and the recorded spec rebuilds it exactly.
+ * spec. A spec without one gets a seed derived from the cell's seed and item, so each
+ * image gets its own draw and the recorded spec rebuilds it exactly.
  */
 function withSeed(
   spec: Record<string, unknown>,
@@ -308,7 +308,7 @@ function scoreOutputs(
   return scores;
 }
 
-/** A metric result computed by the runner itself, with its conventions named. */
+/** Builds a metric result computed by the runner itself, with its conventions named. */
 export function customResult(
   job: CellJob,
   metric: string,

@@ -4,7 +4,7 @@ import type { CellOutcome } from "./job.js";
 
 /**
  * Stores a failed cell's record (the error and what the cell was, no artifacts), so the
- * failure is kept and counted; a resumed run redoes it. Returns the outcome to report.
+ * failure is kept and counted. A resumed run redoes the cell. Returns the outcome to report.
  */
 export async function storeFailure(
   store: ResultStore,

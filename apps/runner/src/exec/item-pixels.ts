@@ -13,7 +13,7 @@ export interface ItemImage {
 }
 
 /**
- * Loads a dataset item as the model sees it: digits rows as v / 8 - 1 on a 1 x 8 x 8
+ * Loads a dataset item as the model receives it: digits rows as v / 8 - 1 on a 1 x 8 x 8
  * grid; image files upright (EXIF orientation applied), with 16-bit precision kept, the
  * dataset's channel policy, and its resize and crop policy, then mapped to [-1, 1].
  */

@@ -7,7 +7,7 @@ import {
 } from "@tweedie/eval";
 import type { CellRecord } from "../store/record.js";
 
-/** The leaderboard row of one stored cell record. */
+/** Converts one stored cell record into a leaderboard row. */
 export function recordToRow(record: CellRecord): ResultRow {
   const r = record as CellRecord & {
     solver?: { label?: string; name?: string; params?: Record<string, JsonValue> };
@@ -31,8 +31,8 @@ export function recordToRow(record: CellRecord): ResultRow {
 /**
  * Aggregates stored records into a leaderboard (mean, spread, CI, valid and failed counts),
  * grouped by dataset, task, solver label and params. With `compact`, params leave the
- * grouping when every solver label has one parameter set, so a table for people is
- * readable; the JSON leaderboard keeps them.
+ * grouping when every solver label has one parameter set, which keeps a table for people
+ * readable. The JSON leaderboard keeps them.
  */
 export function leaderboardOf(
   records: readonly CellRecord[],

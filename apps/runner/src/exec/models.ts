@@ -11,7 +11,7 @@ import {
 import type { ModelRef } from "../config/resolve.js";
 import type { WorkerSlot } from "./devices.js";
 
-/** The model package folder a reference points to. */
+/** Returns the model package folder a reference points to. */
 export function modelDir(ref: ModelRef): string {
   return ref.kind === "embedded" ? embeddedModelDir(ref.name) : ref.path;
 }

@@ -6,7 +6,7 @@ import type { WorkerSlot } from "./devices.js";
 /**
  * A pool of single-worker slots, each pinned to one device. Tasks go to the first idle
  * slot. A task whose worker exits, crashes or runs out of memory is rejected with a
- * `WorkerCrash` naming the slot and the cause; the slot then starts a fresh worker and
+ * `WorkerCrash` naming the slot and the cause. The slot then starts a fresh worker and
  * the pool goes on. Threads (piscina) are the default; child processes speak the same
  * protocol for onnxruntime builds that cannot run in several worker threads.
  */

@@ -142,8 +142,8 @@ export async function executeRun(planned: PlannedRun, options: RunOptions): Prom
       workerModule: workerModule(),
       slots: slots.slice(0, Math.max(1, Math.min(slots.length, pending.length))),
       kind,
-      // A worker that exceeds its V8 heap fails only its cell (ERR_WORKER_OUT_OF_MEMORY) and
-      // is replaced; onnxruntime's native memory is not counted against this limit.
+      // A worker over its V8 heap fails only its cell (ERR_WORKER_OUT_OF_MEMORY) and is
+      // replaced, as the pool tests check. onnxruntime's native memory does not count here.
       maxHeapMb: workerHeapMb(options.env),
     });
     const manifestByName = new Map(planned.manifests.map((manifest) => [manifest.name, manifest]));
@@ -188,7 +188,7 @@ export async function executeRun(planned: PlannedRun, options: RunOptions): Prom
 }
 
 /**
- * Threads unless TWEEDIE_POOL says otherwise or the probe finds that this onnxruntime-node
+ * Picks threads unless TWEEDIE_POOL sets otherwise or the probe finds that this onnxruntime-node
  * build cannot run in several worker threads; a fallback is reported on stderr.
  */
 async function poolKindFor(

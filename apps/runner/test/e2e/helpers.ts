@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 
 export const CLI = fileURLToPath(new URL("../../dist/cli.js", import.meta.url));
 
-/** A small config that runs in seconds: held-out digits, SR x2, FlowDPS and a baseline. */
+/** Returns a config that runs in seconds: held-out digits, SR x2, FlowDPS and a baseline. */
 export function digitsConfig(out: string, extra = ""): string {
   return `name: e2e-digits
 datasets:
@@ -84,7 +84,7 @@ export async function artifactHashes(runDir: string): Promise<Map<string, string
   return hashes;
 }
 
-/** Every cell's record (status and metrics) by cell folder. */
+/** Reads every cell's record (status and metrics), by cell folder. */
 export async function records(
   runDir: string,
 ): Promise<Map<string, { status: string; metrics: Record<string, number | null> }>> {
