@@ -71,6 +71,11 @@ export const dreamSamplerPresets: Record<string, Preset<DreamSamplerParams>> = {
     source:
       "DreamSampler/dream-sampler run_inpaint.py (null prompt, 200 steps) and solver/latent_diffusion.py (CG 10 iterations, tol 1e-4, lambda 1e-4 hard-coded; DreamSampler step when step % 3 == 0 and step < 170), commit 6f190c9",
   },
+  "dreamsampler-fashion": {
+    params: { steps: 50, lambda: 2, nullPrompt: "", divergenceLimit: 100 },
+    source:
+      "Embedded fashion model (28x28 Fashion-MNIST U-Net), runner sweep on the first 6 held-out t-shirts/tops edited to dress: lambda 0.2 (official) edits none, 1 edits 4 of 6 and 2 edits all 6 by the package's classifier. The limit of 10 stops the DDIM inversion near step 999, where x0Hat = (x_t - sigma eps) / alpha amplifies the network's eps error by 1 / alpha (about 160), so the limit is 100",
+  },
   "dreamsampler-digits": {
     params: { steps: 50, lambda: 0.2, nullPrompt: "", referenceSchedule: "sd15" },
     source:

@@ -87,6 +87,9 @@ export type SdEditParams = z.infer<typeof sdEditParamsSchema>;
 const DIGITS_SOURCE =
   "Tweedie digits prior (class-conditional Gaussian mixtures over the 8x8 UCI digits): tuned on the held-out digits editing benchmark";
 
+const FASHION_SOURCE =
+  "Embedded fashion model (class-conditional U-Net on 28x28 Fashion-MNIST): runner sweep on the first 6 held-out t-shirts/tops edited to dress, success by the package's classifier";
+
 export const flowEditPresets: Record<string, Preset<FlowEditParams>> = {
   "flowedit-sd3": {
     params: { steps: 50, shift: 3, nMax: 33, nMin: 0, nAvg: 1, sourceCfg: 3.5, targetCfg: 13.5 },
@@ -107,6 +110,10 @@ export const flowEditPresets: Record<string, Preset<FlowEditParams>> = {
     source:
       "fallenshock/FlowEdit FLUX_exp.yaml (T 28, n_max 24, src 1.5, tar 5.5, seed 10), commit 457f402. FLUX.1-dev takes these as guidance-embedding values, not CFG, and spaces its grid as linspace(1, 1/28) with mu = 1.15 at 1024x1024; here they apply as CFG on the diffusers grid",
   },
+  "flowedit-fashion": {
+    params: { steps: 50, shift: 1, nMax: 40, nMin: 0, nAvg: 1, sourceCfg: 1, targetCfg: 13.5 },
+    source: `${FASHION_SOURCE}. The digits setting (n_max 25, target CFG 3) edits none of the 6; n_max 40 with the SD3 target CFG 13.5 edits all 6, and target CFG 8 edits 5`,
+  },
   "flowedit-digits": {
     params: { steps: 50, shift: 1, nMax: 25, nMin: 0, nAvg: 1, sourceCfg: 1, targetCfg: 3 },
     source: `${DIGITS_SOURCE}. It starts at tau 0.49. The SD3 scales 3.5 / 13.5 also edit, but they end 4.7 dB further from the source and 7 dB lower in reverse-edit PSNR on this prior`,
@@ -119,6 +126,10 @@ export const flowAlignPresets: Record<string, Preset<FlowAlignParams>> = {
     source:
       "FlowAlign/FlowAlign run_edit.py (NFE 33, cfg_scale 13.5) and diffusion/editing/sd3_edit.py (zeta 0.01, full grid from sigma 1), commit 29c6fe1",
   },
+  "flowalign-fashion": {
+    params: { steps: 33, shift: 2, gamma: 0.01, cfgScale: 4 },
+    source: `${FASHION_SOURCE}. The digits setting (guidance 1.5, gamma 0.03) edits none of the 6; gamma 0.03 edits none up to guidance 5. Gamma 0.01 with guidance 4 edits all 6 and stays closest to the source among the settings that do`,
+  },
   "flowalign-digits": {
     params: { steps: 33, shift: 2, gamma: 0.03, cfgScale: 1.5 },
     source: `${DIGITS_SOURCE}. The SD3 guidance 13.5 (and 7.5) makes the iteration diverge on this sharp prior, a property of the method rather than a fault. Guidance 1.5 with gamma 0.03 edits every digit and keeps the most of the source. Guidance 2 already loses 6 dB of reverse-edit PSNR, and gamma 0.05 starts to leave digits unedited (success 0.96)`,
@@ -126,6 +137,10 @@ export const flowAlignPresets: Record<string, Preset<FlowAlignParams>> = {
 };
 
 export const sdEditPresets: Record<string, Preset<SdEditParams>> = {
+  "sdedit-fashion": {
+    params: { t0: 0.75, steps: 25, cfgScale: 5 },
+    source: `${FASHION_SOURCE}. t0 0.5 edits none of the 6 at guidance 1.5 or 3; t0 0.75 with guidance 5 edits all 6 (0.7 edits 5)`,
+  },
   "sdedit-digits": {
     params: { t0: 0.5, steps: 25, cfgScale: 1.5 },
     source: `${DIGITS_SOURCE}. t0 0.5 is the SDEdit paper's middle strength (Meng et al., arXiv 2108.01073)`,
