@@ -109,7 +109,7 @@ describe("config parsing", () => {
   it("suggests the nearest choice for an invalid value", () => {
     const lines = problems(yamlConfig().replace("kind: folder", "kind: pie-bnch"));
     expect(lines).toEqual([
-      'datasets[0].kind: invalid value (expected ["folder","ffhq","div2k","pie-bench","embedded-samples","digits"], received "pie-bnch"); did you mean "pie-bench"?',
+      'datasets[0].kind: invalid value (expected ["folder","ffhq","div2k","pie-bench","embedded-samples","digits","fashion"], received "pie-bnch"); did you mean "pie-bench"?',
     ]);
   });
 

@@ -2,7 +2,7 @@ import { isAbsolute, resolve } from "node:path";
 import { TweedieError } from "@tweedie/core";
 import type { DatasetOptions } from "../datasets/options.js";
 import { parseLocation, type StoreLocation } from "../store/location.js";
-import type { ParsedConfig, S3Settings, Sweep } from "./schema.js";
+import type { ParsedConfig, RestorationPrompt, S3Settings, Sweep } from "./schema.js";
 import { expandParams, type JsonObject } from "./sweep.js";
 
 type Path = (string | number)[];
@@ -17,6 +17,8 @@ export type ResolvedTask = (
       kind: "restoration";
       operator: JsonObject & { kind: string };
       noise: JsonObject & { kind: string };
+      /** Prompt for the solver; absent means unconditional restoration. */
+      prompt?: RestorationPrompt;
     }
   | { name: string; kind: "editing"; editing: { source?: string; target?: string } }
 ) & {
@@ -177,6 +179,15 @@ function resolveDataset(
       file: dataset.file ? absolute(dataset.file, baseDir) : undefined,
     };
   }
+  if (dataset.kind === "fashion") {
+    return {
+      ...dataset,
+      name,
+      modelRef,
+      images: dataset.images ? absolute(dataset.images, baseDir) : undefined,
+      labels: dataset.labels ? absolute(dataset.labels, baseDir) : undefined,
+    };
+  }
   if (dataset.kind === "embedded-samples") {
     return {
       ...dataset,
@@ -196,6 +207,7 @@ function resolveTask(task: ParsedConfig["tasks"][number]): ResolvedTask {
       kind: "restoration",
       operator: task.operator as JsonObject & { kind: string },
       noise: (task.noise ?? { kind: "none" }) as JsonObject & { kind: string },
+      ...(task.prompt !== undefined ? { prompt: task.prompt } : {}),
       ...datasets,
     };
   }

@@ -29,6 +29,20 @@ export const editingSchema = z.strictObject({
   target: z.string().optional(),
 });
 
+/**
+ * Prompt of a restoration task, passed to the solver so a conditioned model restores with
+ * it (classifier-free guidance where the solver has it). A string is the same prompt for
+ * every item. `{ from: item }` takes each item's class prompt (digits, fashion): that is
+ * the ground-truth label, so such a run measures restoration given the true class, not
+ * blind restoration. Restoration is unconditional when the task has no prompt.
+ */
+export const restorationPromptSchema = z.union([
+  z.string(),
+  z.strictObject({ from: z.literal("item") }),
+]);
+
+export type RestorationPrompt = z.output<typeof restorationPromptSchema>;
+
 /** One task: a measurement (operator plus noise) or an edit, never both. */
 export const taskSchema = z
   .strictObject({
@@ -36,6 +50,7 @@ export const taskSchema = z
     operator: operatorSpecSchema.optional(),
     noise: noiseSpecSchema.optional(),
     editing: editingSchema.optional(),
+    prompt: restorationPromptSchema.optional(),
     /** Names of the datasets this task applies to; every dataset when absent. */
     datasets: z.array(safeNameSchema).min(1).optional(),
   })
@@ -54,6 +69,15 @@ export const taskSchema = z
         path: ["editing"],
         message: "a task has either an operator or editing prompts, not both",
         params: { expected: "operator or editing", received: "both" },
+      });
+    }
+    if (task.editing !== undefined && task.prompt !== undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["prompt"],
+        message:
+          "prompt applies to a restoration task; an edit takes editing.source and editing.target",
+        params: { received: task.prompt },
       });
     }
     if (task.editing !== undefined && task.noise !== undefined) {

@@ -7,6 +7,14 @@ export {
 export { DIGIT_SIDE, digitPixels, digitPrompt, isHeldOutDigitRow, loadDigits } from "./digits.js";
 export { DatasetError } from "./errors.js";
 export {
+  decodeIdx,
+  FASHION_CLASSES,
+  FASHION_SIDE,
+  fashionPixels,
+  fashionPrompt,
+  loadFashion,
+} from "./fashion.js";
+export {
   type Box,
   checkImageHeader,
   type Geometry,
@@ -34,6 +42,7 @@ export {
   type DatasetManifest,
   type DatasetPolicy,
   type DigitAnnotation,
+  type FashionAnnotation,
   hashFile,
   type ItemAnnotation,
   type PieBenchAnnotation,

@@ -1,5 +1,6 @@
 import type { ResolvedDataset } from "../config/resolve.js";
 import { loadDigits } from "./digits.js";
+import { loadFashion } from "./fashion.js";
 import { loadDiv2k, loadFfhq, loadFolder, loadSamples } from "./image-folders.js";
 import type { DatasetManifest } from "./manifest.js";
 import { loadPieBench } from "./pie-bench.js";
@@ -19,5 +20,7 @@ export function loadDataset(dataset: ResolvedDataset): Promise<DatasetManifest> 
       return loadSamples(dataset);
     case "digits":
       return loadDigits(dataset);
+    case "fashion":
+      return loadFashion(dataset);
   }
 }

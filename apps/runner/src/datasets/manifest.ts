@@ -32,14 +32,27 @@ export interface DigitAnnotation {
   values: number[];
 }
 
-export type ItemAnnotation = PieBenchAnnotation | DigitAnnotation;
+/** Fashion-MNIST item: the class label, its name and the prompt that names it. */
+export interface FashionAnnotation {
+  kind: "fashion";
+  label: number;
+  /** Class name, for example "t-shirt/top". */
+  className: string;
+  /** Index in the Fashion-MNIST test set, from 0. */
+  index: number;
+  prompt: string;
+  /** The 784 pixel values 0..255, row-major 28 x 28. */
+  values: number[];
+}
+
+export type ItemAnnotation = PieBenchAnnotation | DigitAnnotation | FashionAnnotation;
 
 export interface DatasetItem {
   /** Stable id within the dataset: the file's relative path, the PIE-Bench key or "row-NNNN". */
   id: string;
   /** Path relative to the dataset root with '/' separators; absent for rows of a table. */
   path?: string;
-  /** SHA-256 of the file's bytes (digits: of the CSV line's bytes). */
+  /** SHA-256 of the file's bytes (digits: of the CSV line's bytes; fashion: of the 784 pixel bytes). */
   sha256: string;
   /**
    * Hash that cell ids use: equal to `sha256` for a plain image, and the hash of

@@ -155,6 +155,23 @@ export const digitsDatasetSchema = z.strictObject({
   model: datasetModel,
 });
 
+/**
+ * Held-out Fashion-MNIST images (`data/fashion`: the first 100 test images as gzipped IDX
+ * files), pixels 0..255 mapped to [-1, 1].
+ */
+export const fashionDatasetSchema = z.strictObject({
+  kind: z.literal("fashion"),
+  /** Gzipped IDX image file; default `data/fashion/t10k-first100-images-idx3-ubyte.gz`. */
+  images: root.optional(),
+  /** Gzipped IDX label file; default `data/fashion/t10k-first100-labels-idx1-ubyte.gz`. */
+  labels: root.optional(),
+  /** Classes to keep (0 t-shirt/top .. 9 ankle boot); all when absent. */
+  classes: z.array(z.number().int().min(0).max(9)).min(1).optional(),
+  limit: limit.optional(),
+  name: common.name,
+  model: datasetModel,
+});
+
 export const datasetSchema = z.discriminatedUnion("kind", [
   folderDatasetSchema,
   ffhqDatasetSchema,
@@ -162,8 +179,9 @@ export const datasetSchema = z.discriminatedUnion("kind", [
   pieBenchDatasetSchema,
   samplesDatasetSchema,
   digitsDatasetSchema,
+  fashionDatasetSchema,
 ]);
 
 export type DatasetOptions = z.output<typeof datasetSchema>;
-export type ImageDatasetOptions = Exclude<DatasetOptions, { kind: "digits" }>;
+export type ImageDatasetOptions = Exclude<DatasetOptions, { kind: "digits" | "fashion" }>;
 export type DatasetKind = DatasetOptions["kind"];

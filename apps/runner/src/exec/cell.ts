@@ -20,16 +20,13 @@ import { encodePng, encodeTensorNpy } from "./encode.js";
 import { storeFailure } from "./failure.js";
 import { loadItemImage } from "./item-pixels.js";
 import type { CellJob, CellOutcome } from "./job.js";
+import type { EditScore } from "./models.js";
 
 export interface CellContext {
   loadModel(job: CellJob): Promise<Model>;
   store(job: CellJob): ResultStore;
-  /** Extra scorers for editing cells (for example the digits classifier). */
-  editingScores?: (
-    job: CellJob,
-    output: Tensor,
-    targetPrompt: string,
-  ) => Promise<Record<string, number | null>>;
+  /** Extra scorers for editing cells (the digits Bayes classifier, the fashion CNN). */
+  editingScores?: (job: CellJob, output: Tensor, targetPrompt: string) => Promise<EditScore[]>;
 }
 
 const registry = solverRegistry();
@@ -85,9 +82,17 @@ export async function executeCell(job: CellJob, ctx: CellContext): Promise<CellO
       sigmaY = measurement.record.sigmaApplied ?? 0;
       extra.operator = operator.spec;
       extra.noise = measurement.record;
-      // Restoration is unconditional: a dataset's labels (a digit's class) are ground
-      // truth, so they never reach the solver.
-      problem = { kind: "restoration", denoiser, operator, y, sigmaY, shape: imageShape };
+      // Restoration is unconditional unless the task names a prompt. A dataset's labels are
+      // ground truth, so they reach the solver only when the task asks for the item's prompt.
+      problem = {
+        kind: "restoration",
+        denoiser,
+        operator,
+        y,
+        sigmaY,
+        shape: imageShape,
+        ...(cell.task.prompt !== undefined ? { prompt: cell.task.prompt } : {}),
+      };
       if (y.shape.length === 4 && (y.shape[1] === 1 || y.shape[1] === 3)) {
         artifacts.push({
           name: "measurement.png",
@@ -120,18 +125,9 @@ export async function executeCell(job: CellJob, ctx: CellContext): Promise<CellO
     const scores = scoreOutputs(job, item.x, result, operator, y, sigmaY);
     if (problem.kind === "editing" && ctx.editingScores) {
       const extraScores = await ctx.editingScores(job, result.x.item(0), problem.targetPrompt);
-      for (const [name, value] of Object.entries(extraScores)) {
+      for (const { name, value, formula } of extraScores) {
         scores.metrics[name] = value;
-        if (value !== null)
-          scores.results.push(
-            customResult(
-              job,
-              name,
-              value,
-              true,
-              "Bayes classifier probability of the target class",
-            ),
-          );
+        scores.results.push(customResult(job, name, value, true, formula));
       }
     }
     mark = lap("metrics", mark);
@@ -240,7 +236,9 @@ function editingPrompts(job: CellJob): { source: string; target: string } {
       target: task.targetPrompt || annotation.targetPrompt,
     };
   }
-  const source = task.sourcePrompt || (annotation?.kind === "digit" ? annotation.prompt : "");
+  const classPrompt =
+    annotation?.kind === "digit" || annotation?.kind === "fashion" ? annotation.prompt : "";
+  const source = task.sourcePrompt || classPrompt;
   return { source, target: task.targetPrompt };
 }
 

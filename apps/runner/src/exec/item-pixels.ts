@@ -2,6 +2,7 @@ import { join } from "node:path";
 import { Tensor, TweedieError } from "@tweedie/core";
 import { readImage } from "@tweedie/eval";
 import sharp from "sharp";
+import { FASHION_SIDE, fashionPixels } from "../datasets/fashion.js";
 import { planGeometry } from "../datasets/image-check.js";
 import type { DatasetItem, DatasetManifest } from "../datasets/manifest.js";
 
@@ -14,7 +15,7 @@ export interface ItemImage {
 
 /**
  * Loads a dataset item as the model receives it: digits rows as v / 8 - 1 on a 1 x 8 x 8
- * grid; image files upright (EXIF orientation applied), with 16-bit precision kept, the
+ * grid, Fashion-MNIST images as 2 v / 255 - 1 on a 1 x 28 x 28 grid; image files upright (EXIF orientation applied), with 16-bit precision kept, the
  * dataset's channel policy, and its resize and crop policy, then mapped to [-1, 1].
  */
 export async function loadItemImage(
@@ -27,6 +28,12 @@ export async function loadItemImage(
     return {
       x: new Tensor(data, [1, 1, 8, 8]),
       source: { row: annotation.row, label: annotation.label },
+    };
+  }
+  if (annotation?.kind === "fashion") {
+    return {
+      x: new Tensor(fashionPixels(annotation.values), [1, 1, FASHION_SIDE, FASHION_SIDE]),
+      source: { index: annotation.index, label: annotation.label },
     };
   }
   if (!item.path) {

@@ -55,7 +55,10 @@ export async function reportItems(
       const image = async (name: string) => imageRef(store, `${folder}/${name}`, reportDir);
       const values: Record<string, number> = {};
       for (const [name, value] of Object.entries(record.metrics)) {
-        if (typeof value === "number" && ["psnr", "ssim", "success", "consistency"].includes(name))
+        if (
+          typeof value === "number" &&
+          ["psnr", "ssim", "success", "classSuccess", "consistency"].includes(name)
+        )
           values[name] = Number(value.toFixed(name === "psnr" ? 2 : 3));
       }
       group.images.push({

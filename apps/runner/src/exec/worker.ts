@@ -8,7 +8,7 @@ import { openResultStore } from "../store/open.js";
 import type { ResultStore } from "../store/results.js";
 import { executeCell } from "./cell.js";
 import type { CellJob, CellOutcome, WorkerRequest } from "./job.js";
-import { digitsEditScores, ModelCache } from "./models.js";
+import { editScores, ModelCache, modelDir } from "./models.js";
 import { workerInit } from "./worker-init.js";
 
 const init = workerInit();
@@ -34,7 +34,7 @@ export default async function handle(
       loadModel: (job) => models.get(job.model),
       store: storeFor,
       editingScores: async (job, output, target) =>
-        digitsEditScores(await models.get(job.model), output, target),
+        editScores(await models.get(job.model), modelDir(job.model), output, target, init.slot),
     });
   } catch (error) {
     // executeCell stores failures itself; this catches a failure to store the failure.

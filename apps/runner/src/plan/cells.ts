@@ -22,7 +22,14 @@ export interface ModelIdentity {
 }
 
 export type CellTask =
-  | { name: string; kind: "restoration"; operator: JsonObject; noise: JsonObject }
+  | {
+      name: string;
+      kind: "restoration";
+      operator: JsonObject;
+      noise: JsonObject;
+      /** The solver's prompt, resolved per item; absent (and not hashed) when unconditional. */
+      prompt?: string;
+    }
   | { name: string; kind: "editing"; sourcePrompt: string; targetPrompt: string };
 
 /** One unit of work: an item, a task, a solver parameter set, a seed and a sample index. */
@@ -179,7 +186,31 @@ function taskForItem(
   errors: TweedieError[],
 ): CellTask | undefined {
   if (task.kind === "restoration") {
-    return { name: task.name, kind: "restoration", operator: task.operator, noise: task.noise };
+    const cellTask: CellTask = {
+      name: task.name,
+      kind: "restoration",
+      operator: task.operator,
+      noise: task.noise,
+    };
+    if (task.prompt === undefined) return cellTask;
+    if (typeof task.prompt === "string") return { ...cellTask, prompt: task.prompt };
+    const annotation = item.annotation;
+    if (annotation?.kind !== "digit" && annotation?.kind !== "fashion") {
+      errors.push(
+        new TweedieError(
+          `restoration task takes the item's prompt, but dataset ${manifest.name} has none`,
+          {
+            code: "missing",
+            path: ["tasks", task.name, "prompt"],
+            expected:
+              "a prompt string, or a dataset whose items carry class prompts (digits, fashion)",
+            received: manifest.kind,
+          },
+        ),
+      );
+      return undefined;
+    }
+    return { ...cellTask, prompt: annotation.prompt };
   }
   const annotation = item.annotation;
   const sourcePrompt =
@@ -193,7 +224,7 @@ function taskForItem(
       new TweedieError(`editing task has no ${missing} prompt for dataset ${manifest.name}`, {
         code: "missing",
         path: ["tasks", task.name, "editing", missing],
-        expected: `editing.${missing}, or a dataset whose items carry prompts (pie-bench)`,
+        expected: `editing.${missing}, or a dataset whose items carry prompts (pie-bench; digits and fashion for the source)`,
         received: manifest.kind,
       }),
     );
