@@ -28,7 +28,7 @@ export function demoConfigPath(): string {
 export const demoCommand: Command = {
   path: ["demo"],
   summary:
-    "Run the embedded demo (examples/demo.yaml): photo and digit restoration, digit editing; prints the leaderboard and writes leaderboard.json, leaderboard.md and report.html.",
+    "Run the embedded demo (examples/demo.yaml): photo, digit and Fashion-MNIST restoration, digit and Fashion-MNIST editing; prints the leaderboard and writes leaderboard.json, leaderboard.md and report.html.",
   positionals: "",
   options: [
     {
