@@ -5,15 +5,19 @@ import { fileURLToPath } from "node:url";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { TweedieError } from "@tweedie/core";
 import { describe, expect, it } from "vitest";
+import { z } from "zod";
 import { loadItemImage } from "../src/exec/item-pixels.js";
 import {
+  buildManifest,
   ConfigError,
   datasetSchema,
   FASHION_CLASSES,
   fashionPrompt,
   loadDataset,
   parseConfig,
+  planCells,
   type ResolvedDataset,
+  type SolverInfo,
 } from "../src/index.js";
 import { tempDir } from "./e2e/helpers.js";
 
@@ -202,5 +206,96 @@ describe("restoration prompt", () => {
     const issues = (error as ConfigError).issues;
     expect(issues.map((issue) => issue.path)).toEqual([["tasks", 0, "prompt"]]);
     expect(issues[0].message).toContain("prompt applies to a restoration task");
+  });
+});
+
+describe("restoration prompt in the plan", () => {
+  const dps: SolverInfo = {
+    name: "dps",
+    version: "1.0.0",
+    tasks: ["restoration"],
+    paramsSchema: z.strictObject({ steps: z.number().int().default(10) }),
+    presets: {},
+  };
+  const model = { ref: "embedded:fashion", hash: "f".repeat(64), scheduleSteps: 1000 };
+  const tasks = [
+    { name: "plain", operator: { kind: "inpainting" } },
+    { name: "fixed", operator: { kind: "inpainting" }, prompt: "a photo of a dress" },
+    { name: "class", operator: { kind: "inpainting" }, prompt: { from: "item" } },
+  ];
+
+  it("resolves each item's class prompt", async () => {
+    const config = parseConfig(
+      {
+        name: "p",
+        datasets: [{ kind: "fashion", limit: 2 }],
+        tasks,
+        solvers: [{ name: "dps" }],
+        model: "embedded:fashion",
+      },
+      { baseDir: "/tmp" },
+    );
+    const manifest = await loadDataset(config.datasets[0]);
+    const { cells } = planCells({ config, manifests: [manifest], model, solvers: [dps] });
+    const prompts = cells
+      .map((cell) => [
+        cell.task.name,
+        cell.item.id,
+        cell.task.kind === "restoration" ? cell.task.prompt : "?",
+      ])
+      .sort((a, b) => String(a).localeCompare(String(b)));
+    expect(prompts).toEqual([
+      ["class", "test-00000", "a photo of an ankle boot"],
+      ["class", "test-00001", "a photo of a pullover"],
+      ["fixed", "test-00000", "a photo of a dress"],
+      ["fixed", "test-00001", "a photo of a dress"],
+      ["plain", "test-00000", undefined],
+      ["plain", "test-00001", undefined],
+    ]);
+    // A task without a prompt hashes no prompt key, so its cell ids stay as before.
+    const plain = cells.find((cell) => cell.task.name === "plain");
+    expect(Object.keys(plain?.content.task as object).sort()).toEqual([
+      "kind",
+      "noise",
+      "operator",
+    ]);
+    expect(new Set(cells.map((cell) => cell.id)).size).toBe(6);
+  });
+
+  it("rejects the item prompt without class prompts", () => {
+    const config = parseConfig(
+      {
+        name: "p",
+        datasets: [{ kind: "folder", root: "/data" }],
+        tasks: [tasks[2]],
+        solvers: [{ name: "dps" }],
+        model: "embedded:fashion",
+      },
+      { baseDir: "/tmp" },
+    );
+    const manifest = buildManifest({
+      name: "folder",
+      kind: "folder",
+      root: "/data",
+      selection: {},
+      policy: {
+        order: "bytewise",
+        preprocess: null,
+        channels: null,
+        maxPixels: null,
+        pixels: "u8 / 127.5 - 1",
+      },
+      items: [{ id: "a.png", path: "a.png", sha256: "0".repeat(64), contentHash: "0".repeat(64) }],
+    });
+    let error: unknown;
+    try {
+      planCells({ config, manifests: [manifest], model, solvers: [dps] });
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const issues = (error as ConfigError).issues;
+    expect(issues.map((issue) => issue.path)).toEqual([["tasks", "class", "prompt"]]);
+    expect(issues[0].code).toBe("missing");
   });
 });
