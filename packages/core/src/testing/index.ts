@@ -24,6 +24,22 @@ export {
 } from "./gmm-benchmark.js";
 export type { GmmModelOptions } from "./gmm-model.js";
 export { GmmModel, VP_LINEAR_1000 } from "./gmm-model.js";
+export type {
+  ImagePosteriorProblem,
+  ImagePosteriorScore,
+  ImagePosteriorScoreOptions,
+  ImagePosteriorSpec,
+} from "./image-posterior.js";
+export {
+  consistencyRatio,
+  createImagePosteriorProblem,
+  denseOperatorMatrix,
+  imageRestorationProblem,
+  mixtureMean,
+  psnrOnSymmetricRange,
+  scoreImagePosteriorSamples,
+  solveImagePosterior,
+} from "./image-posterior.js";
 export { isotropicGaussian, LabelGmmModel, type LabelGmmOptions } from "./label-gmm-model.js";
 export type { Matrix, ThinSvd } from "./linalg.js";
 export { matrix, randomOrthogonal, thinSvd } from "./linalg.js";
