@@ -21,7 +21,8 @@ export class Tensor {
       });
     }
     this.data = data;
-    this.shape = Object.freeze([...shape]);
+    // A frozen array cannot change, so tensors built from another tensor's shape share it.
+    this.shape = Array.isArray(shape) && Object.isFrozen(shape) ? shape : Object.freeze([...shape]);
   }
 
   static zeros(shape: Shape): Tensor {
@@ -103,7 +104,10 @@ export function shapeSize(shape: Shape): number {
 }
 
 export function sameShape(a: Shape, b: Shape): boolean {
-  return a.length === b.length && a.every((dim, i) => dim === b[i]);
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 export function assertShape(tensor: Tensor, expected: Shape, name: string): void {

@@ -155,6 +155,11 @@ describe("runSession", () => {
     );
     expect(unknown.code).toBe("not_found");
     expect(unknown.received).toBe("z");
+    const misnamed = await errorOf(
+      runSession(session, { z: { dtype: "float32", data: new Float32Array(4), dims: [1, 4] } }),
+    );
+    expect(misnamed.code).toBe("not_found");
+    expect(misnamed.received).toBe("z");
   });
 
   it("reports a model that fails to load with its label", async () => {

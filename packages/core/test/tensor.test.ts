@@ -24,6 +24,15 @@ describe("Tensor", () => {
     expect(t.item(1).shape).toEqual([1, 1, 2, 2]);
   });
 
+  it("copies a mutable shape and shares a frozen one", () => {
+    const shape = [1, 4];
+    const t = new Tensor(new Float32Array(4), shape);
+    shape[1] = 2;
+    expect(t.shape).toEqual([1, 4]);
+    expect(Object.isFrozen(t.shape)).toBe(true);
+    expect(t.reshape(t.shape).shape).toBe(t.shape);
+  });
+
   it("rejects data that does not match the shape", () => {
     expect(() => new Tensor(new Float32Array(3), [2, 2])).toThrow(TweedieError);
   });

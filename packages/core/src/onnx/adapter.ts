@@ -288,20 +288,10 @@ export function checkFeeds(
   session: OnnxSession,
   feeds: Readonly<Record<string, OnnxTensor>>,
 ): void {
-  const declared = new Map(session.inputs.map((v) => [v.name, v]));
-  for (const name of Object.keys(feeds)) {
-    if (!declared.has(name)) {
-      throw new TweedieError("feed names an input the graph does not have", {
-        code: "not_found",
-        path: [session.label, name],
-        expected: `one of ${[...declared.keys()].join(", ")}`,
-        received: name,
-      });
-    }
-  }
   for (const input of session.inputs) {
     const feed = feeds[input.name];
     if (feed === undefined) {
+      checkFeedNames(session, feeds);
       throw new TweedieError("graph input is missing from the feeds", {
         code: "missing",
         path: [session.label, input.name],
@@ -309,6 +299,23 @@ export function checkFeeds(
       });
     }
     checkFeed(session.label, input, feed);
+  }
+  // Every input has a feed now, so a count above the input count means an unknown name.
+  if (Object.keys(feeds).length !== session.inputs.length) checkFeedNames(session, feeds);
+}
+
+/** Throws `not_found` for the first feed name that is not an input of the graph. */
+function checkFeedNames(session: OnnxSession, feeds: Readonly<Record<string, OnnxTensor>>): void {
+  const declared = session.inputs.map((v) => v.name);
+  for (const name of Object.keys(feeds)) {
+    if (!declared.includes(name)) {
+      throw new TweedieError("feed names an input the graph does not have", {
+        code: "not_found",
+        path: [session.label, name],
+        expected: `one of ${declared.join(", ")}`,
+        received: name,
+      });
+    }
   }
 }
 

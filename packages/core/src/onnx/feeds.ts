@@ -3,7 +3,7 @@ import { TweedieError } from "../errors.js";
 import { Tensor } from "../tensor.js";
 import type { OnnxSession } from "./adapter.js";
 import { runSession } from "./adapter.js";
-import { fromFloat16Bits, toFloat16Bits } from "./float16.js";
+import { float32ToFloat16Bits, fromFloat16Bits, toFloat16Bits } from "./float16.js";
 import type { OnnxDtype, OnnxTensor } from "./types.js";
 
 /** Converts a float32 Tensor into a feed of `dtype` (float32, or float16 bit patterns). */
@@ -32,6 +32,25 @@ export function numberFeed(
         data: BigInt64Array.from(Array.from(values, (v) => BigInt(Math.round(v)))),
         dims,
       };
+  }
+}
+
+/**
+ * Builds a feed of `dtype` with every element equal to `value`, as `numberFeed` would from
+ * an array of copies, without building that array (timestep and label feeds of every run).
+ */
+export function filledFeed(value: number, dtype: OnnxDtype, dims: readonly number[]): OnnxTensor {
+  let size = 1;
+  for (const dim of dims) size *= dim;
+  switch (dtype) {
+    case "float32":
+      return { dtype, data: new Float32Array(size).fill(value), dims };
+    case "float16":
+      return { dtype, data: new Uint16Array(size).fill(float32ToFloat16Bits(value)), dims };
+    case "int32":
+      return { dtype, data: new Int32Array(size).fill(Math.round(value)), dims };
+    case "int64":
+      return { dtype, data: new BigInt64Array(size).fill(BigInt(Math.round(value))), dims };
   }
 }
 

@@ -13,7 +13,7 @@ import { createSchedule, indexOf } from "../schedules.js";
 import { Tensor } from "../tensor.js";
 import type { OnnxSession } from "./adapter.js";
 import { createSession, releaseSession } from "./adapter.js";
-import { numberFeed, outputTensor, runBatched, tensorFeed } from "./feeds.js";
+import { filledFeed, numberFeed, outputTensor, runBatched, tensorFeed } from "./feeds.js";
 import type { Logger } from "./logger.js";
 import { silentLogger } from "./logger.js";
 import type { ManifestFileRole, ModelManifest, SpatialRule } from "./manifest.js";
@@ -373,11 +373,8 @@ class PackageModel implements OnnxModel {
     };
     const shared: Record<string, OnnxTensor> = {};
     for (const [info, value] of this.timestepValues(layout, t)) {
-      if (info.dims.length === 0) shared[info.name] = numberFeed([value], info.dtype, []);
-      else
-        perSample[info.name] = numberFeed(new Array<number>(batch).fill(value), info.dtype, [
-          batch,
-        ]);
+      if (info.dims.length === 0) shared[info.name] = filledFeed(value, info.dtype, []);
+      else perSample[info.name] = filledFeed(value, info.dtype, [batch]);
     }
     this.addConditioning(layout, cond, batch, perSample);
     return { perSample, shared };
@@ -437,11 +434,10 @@ class PackageModel implements OnnxModel {
           },
         );
       }
-      const labels = Array.from(
-        { length: batch },
-        (_, i) => cond.labels[cond.labels.length === 1 ? 0 : i],
-      );
-      feeds[layout.label.name] = numberFeed(labels, layout.label.dtype, [batch]);
+      feeds[layout.label.name] =
+        cond.labels.length === 1
+          ? filledFeed(cond.labels[0], layout.label.dtype, [batch])
+          : numberFeed(cond.labels, layout.label.dtype, [batch]);
     }
     if (cond.kind === "text" && layout.textEmbeddings !== undefined) {
       feeds[layout.textEmbeddings.name] = tensorFeed(
