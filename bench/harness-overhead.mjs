@@ -5,16 +5,29 @@
 // rounds then alternate a plain solve with a replay of those recorded feeds, in the same
 // order and batch sizes, on a separate InferenceSession opened from the same file with the
 // same options. The ratio solve / replay is the harness overhead; the goal is at most 1.10.
+// Each round also replays the recorded model calls through `Denoiser.denoise`, which
+// measures the harness's own cost per call without the solver's arithmetic.
+//
+// Every timing is taken twice: wall time, and the process's CPU time (user + system from
+// process.cpuUsage). With one onnxruntime thread all work runs on the JavaScript thread, so
+// CPU time leaves out the time the process waits for a core on a busy machine.
+//
+// Instrumented solves split the solver's time into three parts. The first is the time
+// inside onnxruntime's `session.run`. The second is the rest of the Denoiser and model
+// adapter: feeds, checks, output conversion and the Tweedie conversion. The third is the
+// solver's own arithmetic: the operator, random draws and tensor updates.
 //
 // Cases: FlowDPS on the embedded digits prior (8x8, the worst case, because one run of
-// that graph takes tens of microseconds) and, when bench/torch has exported it, DPS
-// with finite-difference gradients on the benchmark U-Net at 64x64.
+// that graph takes tens of microseconds), FlowDPS on the embedded Fashion-MNIST U-Net
+// (28x28), and, when bench/torch has exported it, DPS with finite-difference gradients on
+// the benchmark U-Net at 64x64.
 //
 //   node bench/harness-overhead.mjs [--out FILE] [--rounds N] [--warmup N] [--threads T] [--unet DIR]
 
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
 import {
   createRng,
   Denoiser,
@@ -77,9 +90,66 @@ function timeRuns(session) {
   return { totals, restore: () => (session.handle.run = original) };
 }
 
+const DENOISER_METHODS = [
+  "predictRaw",
+  "denoise",
+  "guided",
+  "vjp",
+  "jvpFiniteDifference",
+  "x0HatVjp",
+  "fromRaw",
+];
+
+/**
+ * Wraps the Denoiser's public methods on this instance to add up the seconds the solver
+ * spends inside them. Only outermost calls count, because the methods call each other.
+ */
+function timeDenoiser(denoiser) {
+  const totals = { seconds: 0 };
+  let depth = 0;
+  for (const name of DENOISER_METHODS) {
+    const original = denoiser[name];
+    denoiser[name] = function (...args) {
+      if (depth > 0) return original.apply(this, args);
+      depth++;
+      const start = performance.now();
+      const finish = () => {
+        depth--;
+        totals.seconds += (performance.now() - start) / 1000;
+      };
+      let result;
+      try {
+        result = original.apply(this, args);
+      } catch (error) {
+        finish();
+        throw error;
+      }
+      if (!(result instanceof Promise)) {
+        finish();
+        return result;
+      }
+      return result.finally(finish);
+    };
+  }
+  const restore = () => {
+    for (const name of DENOISER_METHODS) delete denoiser[name];
+  };
+  return { totals, restore };
+}
+
+/** Wraps `model.predict` to keep a copy of every call's arguments, and returns the list. */
+function recordPredictCalls(model) {
+  const calls = [];
+  const original = model.predict;
+  model.predict = function (xt, t, cond) {
+    calls.push({ xt: xt.clone(), t, cond });
+    return original.call(this, xt, t, cond);
+  };
+  return { calls, restore: () => delete model.predict };
+}
+
 /** Runs the recorded feeds in order, building each ort.Tensor as plain user code would. */
 async function replay(session, calls) {
-  const start = performance.now();
   for (const call of calls) {
     const feeds = {};
     for (const [name, value] of Object.entries(call)) {
@@ -87,14 +157,29 @@ async function replay(session, calls) {
     }
     await session.run(feeds);
   }
-  return (performance.now() - start) / 1000;
+}
+
+/** Runs the recorded model calls through `Denoiser.denoise`: the harness without a solver. */
+async function replayDenoiser(denoiser, calls) {
+  for (const call of calls) await denoiser.denoise(call.xt, call.t, call.cond);
+}
+
+/** Wall and CPU seconds of `count` awaited calls of `run`, per call. */
+async function timed(run, count) {
+  const cpuStart = process.cpuUsage();
+  const start = performance.now();
+  for (let i = 0; i < count; i++) await run();
+  const wall = (performance.now() - start) / 1000 / count;
+  const cpu = process.cpuUsage(cpuStart);
+  return { wall, cpu: (cpu.user + cpu.system) / 1e6 / count };
 }
 
 /**
- * Measures one case. Each round times `solvesPerRound` solves, then as many replays, so
- * that cases whose solve takes about a millisecond are not dominated by timer noise.
+ * Measures one case. Each round times `solvesPerRound` solves, then as many replays of
+ * each kind, so that cases whose solve takes about a millisecond are not dominated by
+ * timer noise.
  */
-async function measureCase({ name, model, solve, file, solvesPerRound }) {
+async function measureCase({ name, model, denoiser, solve, file, solvesPerRound }) {
   const session = denoiserSession(model);
   const raw = await ort.InferenceSession.create(file, {
     graphOptimizationLevel: "all",
@@ -103,45 +188,83 @@ async function measureCase({ name, model, solve, file, solvesPerRound }) {
   });
 
   const recorder = recordFeeds(session);
+  const predictRecorder = recordPredictCalls(model);
   const first = await solve();
   recorder.restore();
+  predictRecorder.restore();
   const calls = recorder.calls;
-
-  const timer = timeRuns(session);
-  const instrumentedStart = performance.now();
-  for (let i = 0; i < solvesPerRound; i++) await solve();
-  const instrumentedSeconds = (performance.now() - instrumentedStart) / 1000;
-  timer.restore();
+  const predictCalls = predictRecorder.calls;
 
   for (let i = 0; i < options.warmup * solvesPerRound; i++) {
     await solve();
     await replay(raw, calls);
+    await replayDenoiser(denoiser, predictCalls);
   }
+
   const rounds = [];
   for (let round = 0; round < options.rounds; round++) {
-    const start = performance.now();
-    for (let i = 0; i < solvesPerRound; i++) await solve();
-    const solveSeconds = (performance.now() - start) / 1000 / solvesPerRound;
-    let replaySeconds = 0;
-    for (let i = 0; i < solvesPerRound; i++) replaySeconds += await replay(raw, calls);
-    replaySeconds /= solvesPerRound;
-    rounds.push({ solveSeconds, replaySeconds, ratio: solveSeconds / replaySeconds });
+    const solveTime = await timed(solve, solvesPerRound);
+    const replayTime = await timed(() => replay(raw, calls), solvesPerRound);
+    const denoiserTime = await timed(() => replayDenoiser(denoiser, predictCalls), solvesPerRound);
+    const shares = await instrumentedShares(session, denoiser, solve, solvesPerRound);
+    rounds.push({
+      solveSeconds: solveTime.wall,
+      replaySeconds: replayTime.wall,
+      denoiserReplaySeconds: denoiserTime.wall,
+      ratio: solveTime.wall / replayTime.wall,
+      cpuRatio: solveTime.cpu / replayTime.cpu,
+      denoiserRatio: denoiserTime.wall / replayTime.wall,
+      denoiserCpuRatio: denoiserTime.cpu / replayTime.cpu,
+      ...shares,
+    });
   }
   await raw.release();
-  const ratio = median(rounds.map((r) => r.ratio));
+  const middle = (key) => median(rounds.map((r) => r[key]));
+  const ratio = middle("ratio");
+  const solveSecondsPerNfe = middle("solveSeconds") / first.nfe;
   return {
     name,
     solvesPerRound,
     nfe: first.nfe,
     sessionRuns: calls.length,
     batchSizes: [...new Set(calls.map((call) => Object.values(call)[0].dims[0]))],
-    solveSecondsPerNfe: median(rounds.map((r) => r.solveSeconds)) / first.nfe,
-    rawSecondsPerNfe: median(rounds.map((r) => r.replaySeconds)) / first.nfe,
+    solveSecondsPerNfe,
+    rawSecondsPerNfe: middle("replaySeconds") / first.nfe,
     ratio,
+    cpuRatio: middle("cpuRatio"),
+    ratioRange: [Math.min(...rounds.map((r) => r.ratio)), Math.max(...rounds.map((r) => r.ratio))],
+    denoiserRatio: middle("denoiserRatio"),
+    denoiserCpuRatio: middle("denoiserCpuRatio"),
     goal: 1.1,
     meetsGoal: ratio <= 1.1,
-    onnxruntimeShareInSolve: timer.totals.seconds / instrumentedSeconds,
+    onnxruntimeShareInSolve: middle("sessionRunShare"),
+    // The median shares of the instrumented solves, applied to the plain solve's time.
+    breakdownSecondsPerNfe: {
+      sessionRun: middle("sessionRunShare") * solveSecondsPerNfe,
+      harness: middle("harnessShare") * solveSecondsPerNfe,
+      solverArithmetic: middle("solverShare") * solveSecondsPerNfe,
+    },
     rounds,
+  };
+}
+
+/**
+ * Times `count` solves with onnxruntime's `session.run` and the Denoiser's methods
+ * instrumented, and returns the shares of the solve's wall time spent inside
+ * `session.run`, in the rest of the Denoiser and adapter, and in the solver itself.
+ */
+async function instrumentedShares(session, denoiser, solve, count) {
+  const runTimer = timeRuns(session);
+  const denoiserTimer = timeDenoiser(denoiser);
+  const total = (await timed(solve, count)).wall * count;
+  runTimer.restore();
+  denoiserTimer.restore();
+  const run = runTimer.totals.seconds;
+  const inDenoiser = denoiserTimer.totals.seconds;
+  return {
+    sessionRunShare: run / total,
+    harnessShare: (inDenoiser - run) / total,
+    solverShare: (total - inDenoiser) / total,
   };
 }
 
@@ -161,8 +284,45 @@ async function digitsCase() {
   const result = await measureCase({
     name: "flowdps, digits prior 8x8, sr-avgpool x2, 28 steps",
     model,
+    denoiser,
     file: join(dir, "denoiser.onnx"),
     solvesPerRound: 50,
+    solve: () => solver.solve(problem, createRng(0)),
+  });
+  await model.dispose();
+  return result;
+}
+
+/** Reads test image `index` of the Fashion-MNIST subset (IDX format) as [1, 1, 28, 28] in [-1, 1]. */
+function fashionImage(index) {
+  const bytes = gunzipSync(
+    readFileSync(join(REPO_ROOT, "data/fashion/t10k-first100-images-idx3-ubyte.gz")),
+  );
+  const offset = 16 + index * 28 * 28;
+  const pixels = Float32Array.from(
+    bytes.subarray(offset, offset + 28 * 28),
+    (v) => (2 * v) / 255 - 1,
+  );
+  return new Tensor(pixels, [1, 1, 28, 28]);
+}
+
+async function fashionCase() {
+  const truth = fashionImage(0);
+  const dir = embeddedModelDir("fashion");
+  const model = await loadModelPackage(dir, { intraOpThreads: options.threads });
+  const shape = [1, 28, 28];
+  const operator = buildOperator({ kind: "sr-avgpool", scale: 2 }, { imageShape: shape });
+  const noise = { kind: "gaussian", sigma: 0.05, range: "[-1,1]" };
+  const { y } = measure(operator, truth, noise, noiseRng(0, "fashion-0"));
+  const solver = flowDpsPlugin.create(flowDpsPlugin.paramsSchema.parse({ steps: 28 }));
+  const denoiser = new Denoiser(model);
+  const problem = { kind: "restoration", denoiser, operator, y, sigmaY: 0.05, shape };
+  const result = await measureCase({
+    name: "flowdps, Fashion-MNIST U-Net 28x28, sr-avgpool x2, 28 steps",
+    model,
+    denoiser,
+    file: join(dir, "denoiser.onnx"),
+    solvesPerRound: 2,
     solve: () => solver.solve(problem, createRng(0)),
   });
   await model.dispose();
@@ -188,6 +348,7 @@ async function unetCase() {
   const result = await measureCase({
     name: `dps (jvp-fd), bench U-Net ${height}x${width}, sr-avgpool x2, 20 steps`,
     model,
+    denoiser,
     file: join(options.unet, "denoiser.onnx"),
     solvesPerRound: 1,
     solve: () => solver.solve(problem, createRng(0)),
@@ -196,14 +357,19 @@ async function unetCase() {
   return result;
 }
 
-const cases = [await digitsCase()];
+const cases = [await digitsCase(), await fashionCase()];
 const unet = await unetCase();
 if (unet) cases.push(unet);
+const ms = (seconds) => (seconds * 1e3).toFixed(3);
 for (const entry of cases) {
+  const parts = entry.breakdownSecondsPerNfe;
   console.log(
-    `${entry.name}: ${(entry.solveSecondsPerNfe * 1e3).toFixed(3)} ms/NFE in the solver, ` +
-      `${(entry.rawSecondsPerNfe * 1e3).toFixed(3)} ms/NFE raw, ratio ${entry.ratio.toFixed(3)} ` +
-      `(goal <= 1.10), onnxruntime share ${(100 * entry.onnxruntimeShareInSolve).toFixed(1)} %`,
+    `${entry.name}: ${ms(entry.solveSecondsPerNfe)} ms/NFE in the solver, ` +
+      `${ms(entry.rawSecondsPerNfe)} ms/NFE raw, ratio ${entry.ratio.toFixed(3)} ` +
+      `(CPU time ${entry.cpuRatio.toFixed(3)}; goal <= 1.10); Denoiser.denoise replay / raw ` +
+      `${entry.denoiserRatio.toFixed(3)} (CPU time ${entry.denoiserCpuRatio.toFixed(3)}); ` +
+      `per NFE: session.run ${ms(parts.sessionRun)} ms, harness ${ms(parts.harness)} ms, ` +
+      `solver arithmetic ${ms(parts.solverArithmetic)} ms`,
   );
 }
 writeResult(options.out, {

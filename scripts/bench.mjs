@@ -59,7 +59,10 @@ const BENCHMARKS = [
       json.status === "skipped"
         ? { skipped: json.reason }
         : Object.fromEntries(
-            json.summary.map((entry) => [`${entry.size}x${entry.size}`, entry.ratios]),
+            json.summary.map((entry) => [
+              `${entry.size}x${entry.size}`,
+              { ...entry.ratios, cpuTime: entry.cpuRatios },
+            ]),
           ),
   },
   {
@@ -70,7 +73,15 @@ const BENCHMARKS = [
     output: result("harness-overhead.json"),
     headline: (json) =>
       Object.fromEntries(
-        json.cases.map((entry) => [entry.name, { ratio: entry.ratio, goal: entry.goal }]),
+        json.cases.map((entry) => [
+          entry.name,
+          {
+            ratio: entry.ratio,
+            cpuRatio: entry.cpuRatio,
+            goal: entry.goal,
+            breakdownSecondsPerNfe: entry.breakdownSecondsPerNfe,
+          },
+        ]),
       ),
   },
   {

@@ -9,9 +9,10 @@ for onnxruntime-node, and timed under PyTorch autograd on the same CPU.
 forward graph with dynamic batch and sides, and a VJP graph at batch 1 and S x S), plus
 reference inputs and outputs (reference-<S>.bin) that the Node side checks its graphs
 against. `time` prints one JSON object with the median forward and forward+backward
-times. `serve` reads one request per line from stdin ("forward 256" or
-"forward_backward 256"), runs it once and prints its seconds as one JSON line, so the
-Node side can alternate single calls of the two engines under the same machine load.
+times. `serve` reads one request per line from stdin ("forward 256",
+"forward_backward 256" or "forward_backward_parameters 256"), runs it once and prints its
+wall and CPU seconds as one JSON line, so the Node side can alternate single calls of the
+two engines under the same machine load.
 All subcommands build the same weights from --seed.
 
 The VJP graph is traced with make_fx and exported by torch.onnx (dynamo, opset 18).
@@ -237,8 +238,12 @@ def median_seconds(run, repeats):
 
 
 def timed_calls(model, size, seed):
-    """Builds the two timed calls at one size: forward without autograd, and forward+backward."""
+    """Builds the timed calls at one size: forward without autograd, forward+backward for
+    the input gradient (what DPS needs), and, for reference only, forward+backward that
+    also computes every parameter's gradient, as a training step would."""
     x, t, g = reference_inputs(size, seed)
+    trainable = build_model(seed).requires_grad_(True)
+    parameters = list(trainable.parameters())
 
     def forward():
         with torch.no_grad():
@@ -248,7 +253,15 @@ def timed_calls(model, size, seed):
         value = x.detach().requires_grad_(True)
         torch.autograd.grad(model(value, t), value, g)
 
-    return {"forward": forward, "forward_backward": forward_backward}
+    def forward_backward_parameters():
+        value = x.detach().requires_grad_(True)
+        torch.autograd.grad(trainable(value, t), [value, *parameters], g)
+
+    return {
+        "forward": forward,
+        "forward_backward": forward_backward,
+        "forward_backward_parameters": forward_backward_parameters,
+    }
 
 
 def time_model(model, size, repeats, seed):
@@ -268,13 +281,18 @@ def serve(model, sizes, seed):
         parts = line.split()
         if not parts:
             continue
-        if len(parts) != 2 or parts[0] not in ("forward", "forward_backward") or int(parts[1]) not in calls:
-            print(json.dumps({"error": f"invalid request {line.strip()!r}: expected forward|forward_backward SIZE with SIZE in {sizes}"}), flush=True)
+        kinds = calls[sizes[0]].keys()
+        if len(parts) != 2 or parts[0] not in kinds or int(parts[1]) not in calls:
+            expected = "|".join(kinds)
+            print(json.dumps({"error": f"invalid request {line.strip()!r}: expected {expected} SIZE with SIZE in {sizes}"}), flush=True)
             continue
         run = calls[int(parts[1])][parts[0]]
+        cpu_start = time.process_time()
         start = time.perf_counter()
         run()
-        print(json.dumps({"seconds": time.perf_counter() - start}), flush=True)
+        seconds = time.perf_counter() - start
+        cpu_seconds = time.process_time() - cpu_start
+        print(json.dumps({"seconds": seconds, "cpuSeconds": cpu_seconds}), flush=True)
 
 
 def main(argv):
