@@ -25,17 +25,25 @@ export function rescheduleModel(model: Model, spec: ScheduleSpec): Model {
   }
   const own = createSchedule(model.info.schedule);
   const target = createSchedule(spec);
+  // The bisection evaluates the schedule 120 times. Solvers often call twice at one t (a
+  // denoise and a finite-difference JVP), so the mapping of the last t is kept.
+  let lastTime = Number.NaN;
+  let lastMapping = { tau: 0, scale: 1 };
   const map = (t: number): { tau: number; scale: number } => {
+    if (t === lastTime) return lastMapping;
     const a = target.alpha(t);
     const s = target.sigma(t);
     const tau = timeAtSnr(own, a / s);
-    return { tau, scale: a > 0 ? own.alpha(tau) / a : 1 };
+    lastMapping = { tau, scale: a > 0 ? own.alpha(tau) / a : 1 };
+    lastTime = t;
+    return lastMapping;
   };
-  const scaled = (x: Tensor, factor: number) =>
-    new Tensor(
-      x.data.map((v) => v * factor),
-      x.shape,
-    );
+  const scaled = (x: Tensor, factor: number): Tensor => {
+    const out = new Float32Array(x.size);
+    const values = x.data;
+    for (let i = 0; i < out.length; i++) out[i] = values[i] * factor;
+    return new Tensor(out, x.shape);
+  };
   const info: ModelInfo = { ...model.info, schedule: spec };
   const wrapped: Model = {
     info,

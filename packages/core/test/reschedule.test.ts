@@ -30,6 +30,18 @@ describe("rescheduleModel", () => {
     },
   );
 
+  it("gives the same output when times repeat", async () => {
+    // The wrapper keeps the mapping of the last time. A fresh wrapper computes it anew.
+    const model = new GmmModel(createGridMixture(4), { schedule: FLOW, parameterisation: "x0" });
+    const wrapped = rescheduleModel(model, VP);
+    const x = createRng(3).normalTensor([2, 4, 1, 1]);
+    for (const t of [0.3, 0.3, 0.7, 0.3]) {
+      const fresh = await rescheduleModel(model, VP).predict(x, t, { kind: "none" });
+      const reused = await wrapped.predict(x, t, { kind: "none" });
+      expect(Array.from(reused.data)).toEqual(Array.from(fresh.data));
+    }
+  });
+
   it("rejects velocity models", () => {
     const model = new GmmModel(createGridMixture(2), {
       schedule: FLOW,
