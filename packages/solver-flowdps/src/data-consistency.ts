@@ -1,12 +1,31 @@
-import { add, norm, type Operator, scale, sub, Tensor, TweedieError } from "@tweedie/core";
+import {
+  add,
+  axpby,
+  conjugateGradient,
+  createRng,
+  dot,
+  norm,
+  type Operator,
+  scale,
+  sub,
+  Tensor,
+  TweedieError,
+} from "@tweedie/core";
 
-export type Projection = "pinv" | "adjoint" | "none";
+export type Projection = "pinv" | "tikhonov" | "adjoint" | "none";
 
 /** Resolves the projection P used for `requested` on `op`; throws naming the operator if it cannot apply. */
 export function resolveProjection(requested: "auto" | Projection, op: Operator): Projection {
   if (requested === "auto") {
     if (op.pseudoInverse) return "pinv";
     return op.linear && op.adjoint ? "adjoint" : "none";
+  }
+  if (requested === "tikhonov" && !(op.linear && op.adjoint)) {
+    throw new TweedieError("projection tikhonov needs a linear operator", {
+      code: "unsupported",
+      path: ["params", "projection"],
+      received: op.spec.kind,
+    });
   }
   if (requested === "pinv" && !op.pseudoInverse) {
     throw new TweedieError("projection pinv needs an operator with a pseudo-inverse", {
@@ -39,6 +58,14 @@ export function dataGradient(
   x: Tensor,
   y: Tensor,
 ): { gradient: Tensor; residualNorm: number } {
+  if (projection === "tikhonov") {
+    throw new TweedieError("projection tikhonov applies to the preconditioned inner step only", {
+      code: "unsupported",
+      path: ["params", "projection"],
+      expected: 'innerStep "preconditioned", or projection pinv, adjoint, none or auto',
+      received: projection,
+    });
+  }
   let residual: Tensor;
   let gradient: Tensor;
   const ax = op.forward(x);
@@ -82,4 +109,82 @@ export function projectOntoMeasurements(op: Operator, x: Tensor, y: Tensor): Ten
     });
   }
   return add(x, op.pseudoInverse(sub(y, op.forward(x))));
+}
+
+/** Relative residual and iteration cap of the conjugate-gradient Tikhonov solve in each inner step. */
+export const TIKHONOV_TOLERANCE = 1e-2;
+export const TIKHONOV_MAX_ITERATIONS = 50;
+
+/** Settings of the preconditioned inner step, fixed for one solve. */
+export interface Preconditioner {
+  projection: Exclude<Projection, "none">;
+  /** lambda of the Tikhonov inverse (A^T A + lambda I)^-1 A^T. */
+  lambda: number;
+  /** ||A||^2, the largest eigenvalue of A^T A, which normalises the adjoint step. */
+  operatorNormSquared: number;
+}
+
+/**
+ * Direction d of the preconditioned step u + lr d on the squared loss (1/2) ||y - A u||^2,
+ * with r = y - A u:
+ * - pinv: d = A^+ r. With lr 1 and an exact A^+, u + d lies on the measurement set
+ *   (A A^+ = I for a full-row-rank A), the point of it nearest to u.
+ * - tikhonov: d = (A^T A + lambda I)^-1 A^T r, solved by conjugate gradient to a relative
+ *   residual of TIKHONOV_TOLERANCE (at most TIKHONOV_MAX_ITERATIONS iterations).
+ * - adjoint: d = A^T r / ||A||^2, the gradient step of size 1 / L for the loss's
+ *   Lipschitz constant L = ||A||^2.
+ */
+export function preconditionedDirection(
+  op: Operator,
+  preconditioner: Preconditioner,
+  u: Tensor,
+  y: Tensor,
+): Tensor {
+  const residual = sub(y, op.forward(u));
+  if (preconditioner.projection === "pinv") return op.pseudoInverse!(residual);
+  const adjoint = op.adjoint!.bind(op);
+  if (preconditioner.projection === "adjoint") {
+    return scale(adjoint(residual), 1 / preconditioner.operatorNormSquared);
+  }
+  const lambda = preconditioner.lambda;
+  const normal = (v: Tensor): Tensor => axpby(1, adjoint(op.forward(v)), lambda, v);
+  const rhs = adjoint(residual);
+  return conjugateGradient(normal, rhs, Tensor.zeros(rhs.shape), {
+    maxIterations: TIKHONOV_MAX_ITERATIONS,
+    tolerance: TIKHONOV_TOLERANCE,
+  }).x;
+}
+
+/**
+ * ||A||^2 by power iteration on A^T A: the Rayleigh quotient after `iterations` steps from
+ * a fixed pseudo-random start (its own stream, so the sampler's draws do not change). The
+ * quotient approaches the largest eigenvalue from below.
+ */
+export function operatorNormSquared(op: Operator, iterations = 50): number {
+  if (!(op.linear && op.adjoint)) {
+    throw new TweedieError("the operator norm needs a linear operator with an adjoint", {
+      code: "unsupported",
+      path: ["operator"],
+      received: op.spec.kind,
+    });
+  }
+  let v = createRng("flowdps-operator-norm").normalTensor([1, ...op.inputShape]);
+  v = scale(v, 1 / norm(v));
+  let quotient = 0;
+  for (let i = 0; i < iterations; i++) {
+    const w = op.adjoint(op.forward(v));
+    quotient = dot(v, w);
+    const length = norm(w);
+    if (length === 0) break;
+    v = scale(w, 1 / length);
+  }
+  if (!(quotient > 0)) {
+    throw new TweedieError("the operator maps every tested direction to zero", {
+      code: "invalid_value",
+      path: ["operator"],
+      expected: "an operator with ||A|| > 0",
+      received: quotient,
+    });
+  }
+  return quotient;
 }

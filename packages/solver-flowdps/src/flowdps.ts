@@ -21,7 +21,10 @@ import {
 } from "@tweedie/core";
 import {
   dataGradient,
+  operatorNormSquared,
+  type Preconditioner,
   type Projection,
+  preconditionedDirection,
   projectOntoMeasurements,
   resolveProjection,
 } from "./data-consistency.js";
@@ -55,10 +58,11 @@ export class FlowDpsSolver implements Solver {
       });
     }
     const projection = resolveProjection(this.params.projection, p.operator);
+    const preconditioner = resolvePreconditioner(this.params, projection, p);
     const schedule = p.denoiser.schedule;
     const times = flowTimes(schedule, this.params);
     const conditioning = await resolveConditioning(p, this.params.cfgScale);
-    const latentMode = resolveLatentMode(p.denoiser, this.params.latentGradient);
+    const latentMode = resolveLatentMode(p.denoiser, this.params);
     const nfeBefore = p.denoiser.nfe;
 
     const samples: Tensor[] = [];
@@ -68,7 +72,7 @@ export class FlowDpsSolver implements Solver {
         await this.sampleOne(
           p,
           sampleRng,
-          { schedule, times, conditioning, projection, latentMode, sample: s },
+          { schedule, times, conditioning, projection, preconditioner, latentMode, sample: s },
           options,
         ),
       );
@@ -82,6 +86,8 @@ export class FlowDpsSolver implements Solver {
       steps: this.params.steps,
       diagnostics: {
         projection,
+        innerStep: this.params.innerStep,
+        ...(preconditioner ? { operatorNormSquared: preconditioner.operatorNormSquared } : {}),
         latentGradient: latentMode,
         guidance: conditioning.mode,
         grid: times.map((t) => Number(t.tau.toFixed(6))),
@@ -147,8 +153,16 @@ export class FlowDpsSolver implements Solver {
     ctx: SampleContext,
   ): Promise<Tensor> {
     let u = x0Hat.clone();
+    const preconditioner = ctx.preconditioner;
     for (let k = 0; k < this.params.innerSteps; k++) {
-      if (ctx.latentMode === "pixel") {
+      if (preconditioner) {
+        // Preconditioned step on (1/2) ||y - A(u)||^2, in pixel space (latent models
+        // decode, step and re-encode).
+        const image = ctx.latentMode === "pixel" ? u : await decode(p.denoiser, u);
+        const direction = preconditionedDirection(p.operator, preconditioner, image, p.y);
+        const stepped = axpby(1, image, this.params.learningRate, direction);
+        u = ctx.latentMode === "pixel" ? stepped : await p.denoiser.model.encode!(stepped);
+      } else if (ctx.latentMode === "pixel") {
         const { gradient } = dataGradient(p.operator, ctx.projection, u, p.y);
         u = axpby(1, u, -this.params.stepSize, gradient);
       } else if (ctx.latentMode === "decoder-vjp") {
@@ -186,6 +200,8 @@ interface SampleContext {
   times: TimePoint[];
   conditioning: GuidanceSetup;
   projection: Projection;
+  /** Set for the preconditioned inner step; undefined for the official norm step. */
+  preconditioner: Preconditioner | undefined;
   latentMode: "pixel" | "decoder-vjp" | "pixel-reencode";
   sample: number;
 }
@@ -258,10 +274,46 @@ function denoiseStep(
   return denoiser.denoise(z, t, setup.cond);
 }
 
+/**
+ * Checks the inner-step rule against the projection and fixes what the preconditioned
+ * step needs for the whole solve (||A||^2 for the adjoint step).
+ */
+function resolvePreconditioner(
+  params: FlowDpsParams,
+  projection: Projection,
+  p: RestorationProblem,
+): Preconditioner | undefined {
+  if (params.innerStep === "norm") {
+    if (projection === "tikhonov") {
+      throw new TweedieError("projection tikhonov applies to the preconditioned inner step only", {
+        code: "invalid_value",
+        path: ["params", "projection"],
+        expected: 'innerStep "preconditioned", or projection auto, pinv, adjoint or none',
+        received: projection,
+      });
+    }
+    return undefined;
+  }
+  if (projection === "none") {
+    throw new TweedieError("the preconditioned inner step needs a linear operator", {
+      code: "unsupported",
+      path: ["params", "innerStep"],
+      expected: "a linear operator with an adjoint, or innerStep norm",
+      received: p.operator.spec.kind,
+    });
+  }
+  return {
+    projection,
+    lambda: params.tikhonovLambda,
+    operatorNormSquared: projection === "adjoint" ? operatorNormSquared(p.operator) : 1,
+  };
+}
+
 function resolveLatentMode(
   denoiser: Denoiser,
-  requested: FlowDpsParams["latentGradient"],
+  params: Pick<FlowDpsParams, "latentGradient" | "innerStep">,
 ): SampleContext["latentMode"] {
+  const requested = params.latentGradient;
   const model = denoiser.model;
   if (model.info.space === "pixel") return "pixel";
   if (!model.decode || !model.encode) {
@@ -269,6 +321,18 @@ function resolveLatentMode(
       code: "unsupported",
       path: [model.info.name, "vae"],
     });
+  }
+  if (params.innerStep === "preconditioned") {
+    // The preconditioned step is a pixel-space update, so it decodes and re-encodes.
+    if (requested === "decoder-vjp") {
+      throw new TweedieError("the preconditioned inner step runs in pixel space", {
+        code: "unsupported",
+        path: ["params", "latentGradient"],
+        expected: '"pixel-reencode" or "auto" with innerStep "preconditioned"',
+        received: requested,
+      });
+    }
+    return "pixel-reencode";
   }
   const hasVjp = typeof model.decodeVjp === "function";
   if (requested === "decoder-vjp" && !hasVjp) {

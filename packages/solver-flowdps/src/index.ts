@@ -3,7 +3,14 @@ import { FlowDpsSolver } from "./flowdps.js";
 import { type FlowDpsParams, flowDpsParamsSchema, flowDpsPresets } from "./params.js";
 
 export { sampleStatistics } from "@tweedie/core";
-export { dataGradient, projectOntoMeasurements, resolveProjection } from "./data-consistency.js";
+export {
+  dataGradient,
+  operatorNormSquared,
+  type Preconditioner,
+  preconditionedDirection,
+  projectOntoMeasurements,
+  resolveProjection,
+} from "./data-consistency.js";
 export { FlowDpsSolver, flowTimes, timeAtFlowTime } from "./flowdps.js";
 export { type FlowDpsParams, flowDpsParamsSchema, flowDpsPresets } from "./params.js";
 
