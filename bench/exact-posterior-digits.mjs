@@ -13,8 +13,8 @@
 //     [--methods all|ID,...] [--out FILE]
 //
 // --methods picks rows by id: exact, prior, dps-demo, dps-tuned, dps-flipped, dps-unguided,
-// dps-unguided-noclip, flowdps-demo, flowdps-projected, flowdps-tuned, flowdps-flipped,
-// flowdps-unguided and flowdps-unguided-100. The table's last lines need "exact".
+// dps-unguided-noclip, flowdps-official, flowdps-projected, flowdps-tuned, flowdps-proximal,
+// flowdps-flipped, flowdps-unguided and flowdps-unguided-100. The table's last lines need "exact".
 // --first picks the first held-out digit (held-out row index, 0-based). The tuned settings
 // were chosen on held-out digits 8 to 11, so the default digits 0 to 7 did not tune them.
 import { writeFileSync } from "node:fs";
@@ -60,7 +60,7 @@ const TASKS = {
 
 /** examples/demo.yaml's digits settings, written out so that preset edits do not move them. */
 const DPS_DEMO = { steps: 100, zeta: 1 };
-/** The flowdps-embedded preset's values with the demo's stepSize 1 for digits. */
+/** The flowdps-embedded preset's values with stepSize 1: the official norm step. */
 const FLOWDPS_DEMO = { steps: 50, shift: 4, baseShift: 3, innerSteps: 3, stepSize: 1, cfgScale: 1 };
 
 const dps = (params) =>
@@ -110,8 +110,8 @@ const METHODS = [
     "prior",
   ],
   [
-    "flowdps-demo",
-    "FlowDPS demo",
+    "flowdps-official",
+    "FlowDPS official step",
     "flowdps-embedded, stepSize 1",
     () => flowDps(FLOWDPS_DEMO),
     "posterior",
@@ -128,6 +128,21 @@ const METHODS = [
     "FlowDPS tuned",
     "flowdps-embedded, steps 100, stepSize 7",
     () => flowDps({ ...FLOWDPS_DEMO, steps: 100, stepSize: 7 }),
+    "posterior",
+  ],
+  [
+    "flowdps-proximal",
+    "FlowDPS proximal",
+    "flowdps-embedded-proximal (proximal data step, weight 0.5, shift 1)",
+    () =>
+      flowDps({
+        steps: 50,
+        shift: 1,
+        baseShift: 3,
+        innerStep: "proximal",
+        proximalWeight: 0.5,
+        cfgScale: 1,
+      }),
     "posterior",
   ],
   [

@@ -155,6 +155,50 @@ export function preconditionedDirection(
   }).x;
 }
 
+/** Relative residual and iteration cap of the conjugate-gradient solve in the proximal step. */
+export const PROXIMAL_TOLERANCE = 1e-4;
+export const PROXIMAL_MAX_ITERATIONS = 100;
+
+/**
+ * Proximal data step, a Tweedie variant of FlowDPS. It solves the data subproblem of
+ * DiffPIR (Zhu et al., CVPR Workshops 2023, arXiv 2305.08995), whose prior term has weight
+ * rho_t = lambda sigma_n^2 / sigma_t^2, here with lambda = 1 / weight. It returns the minimiser of (1 / (2 sigmaY^2)) ||y - A u||^2 + (1 / (2 weight r^2)) ||u - x0Hat||^2,
+ * where r is the std of the clean image given x_t under a flat prior (sigma(t) / alpha(t)).
+ * With mu = sigmaY^2 / (weight r^2) it solves (A^T A + mu I) d = A^T (y - A x0Hat) by
+ * conjugate gradient and returns x0Hat + d. The data weight 1 / (1 + mu) per direction of
+ * unit singular value stays near 1 while r exceeds sigmaY and fades only once the noise
+ * of x_t falls below the measurement noise, unlike the official weighting t.
+ * mu = 0 (sigmaY = 0 or alpha = 0) gives the nearest point of the measurement set.
+ */
+export function proximalDataStep(
+  op: Operator,
+  x0Hat: Tensor,
+  y: Tensor,
+  sigmaY: number,
+  r: number,
+  weight: number,
+): Tensor {
+  if (!(op.linear && op.adjoint)) {
+    throw new TweedieError("the proximal inner step needs a linear operator with an adjoint", {
+      code: "unsupported",
+      path: ["params", "innerStep"],
+      expected: "a linear operator, or innerStep norm",
+      received: op.spec.kind,
+    });
+  }
+  const mu = Number.isFinite(r) && r > 0 ? (sigmaY * sigmaY) / (weight * r * r) : 0;
+  const residual = sub(y, op.forward(x0Hat));
+  if (mu === 0 && op.pseudoInverse) return add(x0Hat, op.pseudoInverse(residual));
+  const adjoint = op.adjoint.bind(op);
+  const rhs = adjoint(residual);
+  const normal = (v: Tensor): Tensor => axpby(1, adjoint(op.forward(v)), mu, v);
+  const { x: d } = conjugateGradient(normal, rhs, Tensor.zeros(rhs.shape), {
+    maxIterations: PROXIMAL_MAX_ITERATIONS,
+    tolerance: PROXIMAL_TOLERANCE,
+  });
+  return add(x0Hat, d);
+}
+
 /**
  * ||A||^2 by power iteration on A^T A: the Rayleigh quotient after `iterations` steps from
  * a fixed pseudo-random start (its own stream, so the sampler's draws do not change). The

@@ -26,6 +26,7 @@ import {
   type Projection,
   preconditionedDirection,
   projectOntoMeasurements,
+  proximalDataStep,
   resolveProjection,
 } from "./data-consistency.js";
 import type { FlowDpsParams } from "./params.js";
@@ -121,11 +122,16 @@ export class FlowDpsSolver implements Solver {
       const denoised = await denoiseStep(p.denoiser, z, t, ctx.conditioning);
       checkFinite(denoised.x0Hat, ctx.sample, i, "x0Hat");
 
-      // 2. Data consistency: K gradient steps of size eta on u, starting from x0Hat (eq. 12).
-      const u = await this.dataConsistency(p, denoised.x0Hat, ctx);
+      if (this.params.innerStep === "proximal") {
+        // 2-3. Variant: one proximal solve weighted by the noise levels replaces both steps.
+        x0Tilde = await this.proximalEstimate(p, denoised.x0Hat, schedule, t, ctx);
+      } else {
+        // 2. Data consistency: K gradient steps of size eta on u, starting from x0Hat (eq. 12).
+        const u = await this.dataConsistency(p, denoised.x0Hat, ctx);
 
-      // 3. Interpolate the prior and data-consistent estimates: (1 - t) x0Hat + t u (eq. 13).
-      x0Tilde = lerp(denoised.x0Hat, u, tau);
+        // 3. Interpolate the prior and data-consistent estimates: (1 - t) x0Hat + t u (eq. 13).
+        x0Tilde = lerp(denoised.x0Hat, u, tau);
+      }
 
       // 4. Stochastic re-noising: sqrt(t') x1Hat + sqrt(1 - t') eps, then step to t' (eq. 14).
       const eps = rng.split("step", i).normalTensor(z.shape);
@@ -145,6 +151,20 @@ export class FlowDpsSolver implements Solver {
     let image = ctx.latentMode === "pixel" ? z : await decode(p.denoiser, z);
     if (this.params.finalProjection) image = projectOntoMeasurements(p.operator, image, p.y);
     return image;
+  }
+
+  /** The proximal data step in pixel space (latent models decode, solve and re-encode). */
+  private async proximalEstimate(
+    p: RestorationProblem,
+    x0Hat: Tensor,
+    schedule: Schedule,
+    t: number,
+    ctx: SampleContext,
+  ): Promise<Tensor> {
+    const image = ctx.latentMode === "pixel" ? x0Hat : await decode(p.denoiser, x0Hat);
+    const r = schedule.sigma(t) / schedule.alpha(t);
+    const u = proximalDataStep(p.operator, image, p.y, p.sigmaY, r, this.params.proximalWeight);
+    return ctx.latentMode === "pixel" ? u : p.denoiser.model.encode!(u);
   }
 
   private async dataConsistency(
@@ -283,13 +303,21 @@ function resolvePreconditioner(
   projection: Projection,
   p: RestorationProblem,
 ): Preconditioner | undefined {
-  if (params.innerStep === "norm") {
+  if (params.innerStep !== "preconditioned") {
     if (projection === "tikhonov") {
       throw new TweedieError("projection tikhonov applies to the preconditioned inner step only", {
         code: "invalid_value",
         path: ["params", "projection"],
         expected: 'innerStep "preconditioned", or projection auto, pinv, adjoint or none',
         received: projection,
+      });
+    }
+    if (params.innerStep === "proximal" && !(p.operator.linear && p.operator.adjoint)) {
+      throw new TweedieError("the proximal inner step needs a linear operator", {
+        code: "unsupported",
+        path: ["params", "innerStep"],
+        expected: "a linear operator with an adjoint, or innerStep norm",
+        received: p.operator.spec.kind,
       });
     }
     return undefined;
@@ -322,13 +350,13 @@ function resolveLatentMode(
       path: [model.info.name, "vae"],
     });
   }
-  if (params.innerStep === "preconditioned") {
-    // The preconditioned step is a pixel-space update, so it decodes and re-encodes.
+  if (params.innerStep !== "norm") {
+    // The preconditioned and proximal steps update pixels, so they decode and re-encode.
     if (requested === "decoder-vjp") {
-      throw new TweedieError("the preconditioned inner step runs in pixel space", {
+      throw new TweedieError(`the ${params.innerStep} inner step runs in pixel space`, {
         code: "unsupported",
         path: ["params", "latentGradient"],
-        expected: '"pixel-reencode" or "auto" with innerStep "preconditioned"',
+        expected: `"pixel-reencode" or "auto" with innerStep "${params.innerStep}"`,
         received: requested,
       });
     }

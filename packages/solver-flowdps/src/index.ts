@@ -9,6 +9,7 @@ export {
   type Preconditioner,
   preconditionedDirection,
   projectOntoMeasurements,
+  proximalDataStep,
   resolveProjection,
 } from "./data-consistency.js";
 export { FlowDpsSolver, flowTimes, timeAtFlowTime } from "./flowdps.js";

@@ -23,9 +23,15 @@ export const flowDpsParamsSchema = z
      * `preconditioned` (a Tweedie variant) steps on the squared loss (1/2) ||y - A(u)||^2
      * with P as preconditioner, u += learningRate d with r = y - A(u) and d = A^+ r
      * (pinv), (A^T A + tikhonovLambda I)^-1 A^T r (tikhonov) or A^T r / ||A||^2 (adjoint);
-     * it needs a linear operator.
+     * it needs a linear operator. `proximal` (a Tweedie variant) replaces the K steps and
+     * the interpolation by one exact solve of
+     * argmin (1 / (2 sigmaY^2)) ||y - A u||^2 + (1 / (2 proximalWeight r^2)) ||u - x0Hat||^2
+     * with r = sigma(t) / alpha(t), and uses u as the new clean estimate; its data weight
+     * fades only once the noise of x_t falls below sigmaY. It needs a linear operator.
      */
-    innerStep: z.enum(["norm", "preconditioned"]).default("norm"),
+    innerStep: z.enum(["norm", "preconditioned", "proximal"]).default("norm"),
+    /** Weight of the proximal step's prior term: larger values trust the measurement longer. */
+    proximalWeight: z.number().positive().default(1),
     /** Learning rate of the preconditioned inner step; 1 with pinv lands on the measurement set. */
     learningRate: z.number().nonnegative().default(1),
     /** lambda of the Tikhonov preconditioner (A^T A + lambda I)^-1 A^T, on images in [-1, 1]. */
@@ -98,6 +104,18 @@ export const flowDpsPresets: Record<string, Preset<FlowDpsParams>> = {
     },
     source:
       "Tweedie calibration on the embedded patch prior, held-out 128x128 photos, sigmaY 0.05, Gaussian blur 61 taps sigma 3: one inner step preconditioned by the Tikhonov inverse (lambda 1e-2) with learning rate 1, the proximal step (3 steps with rate 0.5 score the same at three times the cost; A^T / ||A||^2 scores 1 dB less). Two photos, one sample: 23.53 dB (mean of 4: 24.26) against 22.29 for the blurry y and 23.77 for Tikhonov, consistency 1.08-1.18",
+  },
+  "flowdps-embedded-proximal": {
+    params: {
+      steps: 50,
+      shift: 1,
+      baseShift: 3,
+      innerStep: "proximal",
+      proximalWeight: 0.5,
+      cfgScale: 2,
+    },
+    source:
+      "Tweedie calibration of the proximal data step with weight 0.5 on the unshifted grid, one preset for the three embedded models, sigmaY 0.05. Patch prior, two held-out 128x128 photos, one sample: SR x4 23.68 dB, Gaussian deblur 23.60 dB, box inpainting 19.40 dB, data-consistency ratio 0.85-1.05 on all three (weights 0.25, 1 and 4: 0.97-1.31, 0.74-0.83, 0.49-0.57). Digits prior, 8 held-out digits against the exact posterior: sliced Wasserstein ratio 4.40 (inpainting) and 2.99 (SR x2), consistency 0.79 and 0.95 (shift 4: 6.28 and 4.04). Fashion U-Net, 4 held-out images: consistency 0.88-0.92 at the PSNR of flowdps-fashion within 0.4 dB. CFG 2 applies only with a prompt",
   },
   "flowdps-projected": {
     params: { finalProjection: true },
