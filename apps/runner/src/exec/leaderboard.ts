@@ -5,6 +5,7 @@ import {
   type MetricResult,
   type ResultRow,
 } from "@tweedie/eval";
+import { canonicalJson, sha256Hex } from "../plan/index.js";
 import type { CellRecord } from "../store/record.js";
 
 /** Converts one stored cell record into a leaderboard row. */
@@ -33,12 +34,17 @@ export function recordToRow(record: CellRecord): ResultRow {
  * grouped by dataset, task, solver label and params. With `compact`, params leave the
  * grouping when every solver label has one parameter set, which keeps a table for people
  * readable. The JSON leaderboard keeps them.
+ *
+ * A task name can stand for several task definitions under one location, when reruns of a
+ * run name changed the task (operator, noise, prompt), the model or the input policy. Its
+ * rows then get `name#hash`, the first 8 hex digits of the SHA-256 of that definition, so
+ * one row never mixes definitions. A name with one definition keeps its plain name.
  */
 export function leaderboardOf(
   records: readonly CellRecord[],
   options: { compact?: boolean } = {},
 ): Leaderboard {
-  const rows = records.map(recordToRow);
+  const rows = disambiguateTasks(records, records.map(recordToRow));
   if (options.compact) {
     const paramsBySolver = new Map<string, Set<string>>();
     for (const row of rows) {
@@ -50,4 +56,30 @@ export function leaderboardOf(
       return aggregate(rows, ["dataset", "task", "solver"]);
   }
   return aggregate(rows);
+}
+
+/** The part of a cell that defines its task: what a rerun under the same names may change. */
+function taskDefinition(record: CellRecord): string {
+  const cell = record.cell as { task?: unknown; model?: unknown; input?: unknown };
+  return canonicalJson({
+    task: cell.task ?? null,
+    model: cell.model ?? null,
+    input: cell.input ?? null,
+  });
+}
+
+function disambiguateTasks(records: readonly CellRecord[], rows: ResultRow[]): ResultRow[] {
+  const definitions = records.map(taskDefinition);
+  const byName = new Map<string, Set<string>>();
+  rows.forEach((row, index) => {
+    const name = `${row.dataset}\u0000${row.task}`;
+    const set = byName.get(name) ?? new Set<string>();
+    set.add(definitions[index]);
+    byName.set(name, set);
+  });
+  return rows.map((row, index) => {
+    if ((byName.get(`${row.dataset}\u0000${row.task}`)?.size ?? 1) < 2) return row;
+    const hash = sha256Hex(definitions[index]).slice(0, 8);
+    return { ...row, task: `${row.task}#${hash}` };
+  });
 }

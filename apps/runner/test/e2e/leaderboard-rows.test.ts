@@ -1,0 +1,50 @@
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { digitsConfig, runCli, tempDir, writeConfig } from "./helpers.js";
+
+interface Group {
+  key: { task: string; solver: string };
+  rows: number;
+}
+
+async function leaderboardGroups(out: string): Promise<Group[]> {
+  const result = await runCli(["leaderboard", out, "--format", "json"]);
+  expect(result.code, result.stderr).toBe(0);
+  return (JSON.parse(result.stdout) as { groups: Group[] }).groups;
+}
+
+describe("leaderboard rows", () => {
+  it("keep task definitions of one name apart", async () => {
+    const dir = await tempDir("leaderboard-rows");
+    const out = join(dir, "out");
+    const first = await writeConfig(dir, digitsConfig(out));
+    expect((await runCli(["run", first, "--log-format", "plain"])).code).toBe(0);
+
+    // The same run name and task name with a noise level of 0.2 instead of 0.05.
+    const second = await writeConfig(dir, digitsConfig(out).replace("sigma: 0.05", "sigma: 0.2"));
+    expect((await runCli(["run", second, "--log-format", "plain"])).code).toBe(0);
+
+    const groups = (await leaderboardGroups(out)).filter(
+      (group) => group.key.solver === "pseudo-inverse",
+    );
+    // 6 digits x 2 seeds per definition; one row may not hold both noise levels.
+    expect(groups.map((group) => group.rows)).toEqual([12, 12]);
+    const tasks = groups.map((group) => group.key.task);
+    for (const task of tasks) expect(task).toMatch(/^sr2#[0-9a-f]{8}$/);
+    expect(new Set(tasks).size).toBe(2);
+  }, 180_000);
+
+  it("keep one plain row per unchanged definition", async () => {
+    const dir = await tempDir("leaderboard-plain");
+    const out = join(dir, "out");
+    const config = await writeConfig(dir, digitsConfig(out));
+    expect((await runCli(["run", config, "--log-format", "plain"])).code).toBe(0);
+    expect((await runCli(["run", config, "--log-format", "plain"])).code).toBe(0);
+
+    const groups = await leaderboardGroups(out);
+    expect(groups.map((group) => [group.key.task, group.key.solver, group.rows])).toEqual([
+      ["sr2", "flowdps", 12],
+      ["sr2", "pseudo-inverse", 12],
+    ]);
+  }, 180_000);
+});
