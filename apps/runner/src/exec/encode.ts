@@ -5,7 +5,8 @@ import sharp from "sharp";
 /**
  * Encodes item `index` of a [N, C, H, W] tensor on [-1, 1] as an 8-bit PNG: values are
  * clipped to [-1, 1] and mapped to round(255 (x + 1) / 2). Encoding is deterministic, so
- * the same tensor gives the same bytes on every run and worker.
+ * the same tensor gives the same bytes on every run and worker. One channel gives a
+ * greyscale PNG, three an RGB one.
  */
 export async function encodePng(tensor: Tensor, index = 0): Promise<Buffer> {
   const [, c, h, w] = tensor.shape;
@@ -24,7 +25,10 @@ export async function encodePng(tensor: Tensor, index = 0): Promise<Buffer> {
       bytes[i * c + ch] = Math.round(((v + 1) / 2) * 255);
     }
   }
+  // Without an explicit colour space sharp writes one-channel input as an RGB PNG, which
+  // readers then load as 3 channels.
   return sharp(bytes, { raw: { width: w, height: h, channels: c } })
+    .toColourspace(c === 1 ? "b-w" : "srgb")
     .png({ compressionLevel: 9, adaptiveFiltering: false })
     .toBuffer();
 }
