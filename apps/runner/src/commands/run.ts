@@ -1,5 +1,6 @@
 import { TweedieError } from "@tweedie/core";
 import { type Command, EXIT_CELLS_FAILED, EXIT_OK } from "../cli/command.js";
+import { ConfigError } from "../config/issues.js";
 import { loadConfigFile } from "../config/load.js";
 import type { TweedieConfig } from "../config/resolve.js";
 import type { LogFormat } from "../exec/progress.js";
@@ -105,7 +106,16 @@ export const runCommand: Command = {
       values.out as string | undefined,
       ctx.cwd,
     );
-    const planned = await planRun(config, values.shard as string | undefined, ctx.env);
+    const planned = await planRun(config, values.shard as string | undefined, ctx.env).catch(
+      (error: unknown) => {
+        // Planning checks (solver names, noise, task coverage) see the resolved config only,
+        // so their errors get the file name here.
+        if (error instanceof ConfigError && !error.source) {
+          throw new ConfigError(error.issues, path);
+        }
+        throw error;
+      },
+    );
     if (values["dry-run"]) {
       for (const line of await dryRunLines(planned, planned.shard.count, ctx.env)) ctx.stdout(line);
       return EXIT_OK;

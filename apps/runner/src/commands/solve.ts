@@ -9,6 +9,7 @@ import {
 import { buildOperator } from "@tweedie/operators";
 import { type Command, EXIT_OK } from "../cli/command.js";
 import { closest } from "../cli/suggest.js";
+import { ConfigError, issuesToErrors } from "../config/issues.js";
 import { modelDir } from "../exec/models.js";
 import { solverRegistry } from "../solvers/registry.js";
 import { matchChannels, parseBitDepth, readSpec, readTensor, writeTensor } from "./specs.js";
@@ -54,7 +55,8 @@ export const solveCommand: Command = {
       name: "model",
       type: "string",
       valueName: "DIR|embedded:NAME",
-      description: "Model package folder, or embedded:patches / embedded:digits.",
+      description:
+        "Model package folder, or embedded:patches / embedded:digits / embedded:fashion.",
     },
     {
       name: "solver",
@@ -173,18 +175,25 @@ export const solveCommand: Command = {
     let raw: Record<string, unknown> = {};
     if (values.preset) {
       const preset = plugin.presets[values.preset as string];
-      if (!preset)
+      if (!preset) {
+        const guess = closest(values.preset as string, Object.keys(plugin.presets));
         throw new TweedieError("unknown preset", {
           code: "not_found",
           path: ["--preset"],
           expected: Object.keys(plugin.presets),
           received: values.preset,
+          ...(guess ? { hint: `did you mean "${guess}"?` } : {}),
         });
+      }
       raw = { ...preset.params };
     }
     if (values.params)
       raw = { ...raw, ...(await readSpec("--params", values.params as string)).spec };
-    const params = plugin.paramsSchema.parse(raw);
+    const parsed = plugin.paramsSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new ConfigError(issuesToErrors(parsed.error.issues, plugin.paramsSchema, ["--params"]));
+    }
+    const params = parsed.data;
     const modelOption = values.model as string;
     const dir = modelOption.startsWith("embedded:")
       ? modelDir({ kind: "embedded", name: modelOption.slice(9), ref: modelOption })

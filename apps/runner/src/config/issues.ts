@@ -21,7 +21,8 @@ export class ConfigError extends TweedieError {
     const count = issues.length === 1 ? "1 problem" : `${issues.length} problems`;
     super(`${where}invalid config, ${count}\n${issues.map(renderError).join("\n")}`, {
       code: "invalid_value",
-      path: source ? [source] : [],
+      // The message already names the source; a path would print it twice.
+      path: [],
     });
     this.name = "ConfigError";
     this.issues = issues;

@@ -84,8 +84,9 @@ export async function loadConfigFile(path: string): Promise<TweedieConfig> {
   try {
     text = await readFile(absolute, "utf8");
   } catch (error) {
-    throw new TweedieError("cannot read config file", {
-      code: (error as NodeJS.ErrnoException).code === "ENOENT" ? "not_found" : "io_failed",
+    const missing = (error as NodeJS.ErrnoException).code === "ENOENT";
+    throw new TweedieError(missing ? "config file not found" : "cannot read config file", {
+      code: missing ? "not_found" : "io_failed",
       path: [path],
       cause: error,
     });

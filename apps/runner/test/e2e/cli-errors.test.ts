@@ -1,0 +1,58 @@
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { digitsConfig, runCli, tempDir, writeConfig } from "./helpers.js";
+
+describe("CLI errors", () => {
+  it("name a schema error's file once", async () => {
+    const dir = await tempDir("cli-errors-schema");
+    const config = await writeConfig(dir, digitsConfig(join(dir, "out"), "seeds: [-1]"));
+    const result = await runCli(["run", config]);
+    expect(result.code).toBe(2);
+    const first = result.stderr.split("\n")[0];
+    expect(first).toBe(`tweedie run: ${config}: invalid config, 1 problem`);
+  });
+
+  it("name the file of a planning error", async () => {
+    const dir = await tempDir("cli-errors-plan");
+    const text = digitsConfig(join(dir, "out")).replace("- name: flowdps", "- name: flowdpz");
+    const config = await writeConfig(dir, text);
+    const result = await runCli(["run", config]);
+    expect(result.code).toBe(2);
+    const lines = result.stderr.split("\n");
+    expect(lines[0]).toBe(`tweedie run: ${config}: invalid config, 1 problem`);
+    expect(lines[1]).toContain("solvers[0].name: unknown solver");
+    expect(lines[1]).toContain('did you mean "flowdps"?');
+  });
+
+  it("report a missing config file as not found", async () => {
+    const dir = await tempDir("cli-errors-missing");
+    const result = await runCli(["run", join(dir, "absent.yaml")]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(
+      `tweedie run: ${join(dir, "absent.yaml")}: config file not found`,
+    );
+  });
+
+  it("report invalid solver params one per line", async () => {
+    const result = await runCli([
+      "solve",
+      "--model",
+      "embedded:digits",
+      "--solver",
+      "dps",
+      "--params",
+      '{"zeta": -1}',
+      "--measurement",
+      "unused.png",
+      "--operator",
+      '{"kind": "sr-avgpool", "scale": 2}',
+      "--out",
+      "unused-out.png",
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.split("\n").slice(0, 2)).toEqual([
+      "tweedie solve: invalid config, 1 problem",
+      '--params.zeta: out of range (expected ">= 0")',
+    ]);
+  });
+});
