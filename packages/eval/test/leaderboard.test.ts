@@ -138,6 +138,7 @@ describe("leaderboard formats", () => {
     expect(lines[2]).toContain("0.001900 ± 0.001271 (n=2, 2 undef)");
     expect(lines[3]).toContain("| 1 (1 failed) |");
     expect(lines[3]).toContain("– (n=0, 1 fail)");
+    expect(lines.at(-1)).toContain("95% confidence interval");
   });
 
   it("Markdown applies display scales only when asked", () => {

@@ -43,8 +43,13 @@ export function toMarkdown(leaderboard: Leaderboard, options: MarkdownOptions = 
     ];
     lines.push(row(cells));
   }
+  lines.push("", LEGEND);
   return `${lines.join("\n")}\n`;
 }
+
+/** The line under every Markdown table that says how to read its cells. */
+export const LEGEND =
+  "Cells read mean ± half-width of the 95% confidence interval (Student t over the rows); n counts finite values, and inf, undef (such as SSIM on images smaller than its window), unavail, miss and fail count the rest.";
 
 function columnTitle(column: LeaderboardColumn, scaled: boolean): string {
   const arrow = column.higherIsBetter ? "↑" : "↓";
