@@ -172,6 +172,7 @@ export async function executeCell(job: CellJob, ctx: CellContext): Promise<CellO
         dataset: cell.dataset,
         item: cell.item,
         task: cell.task,
+        taskDefinition: cell.taskDefinition,
         seed: cell.seed,
         sample: cell.sample,
         model: cell.model,

@@ -23,6 +23,7 @@ export async function storeFailure(
     dataset: cell.dataset,
     item: cell.item,
     task: cell.task,
+    taskDefinition: cell.taskDefinition,
     seed: cell.seed,
     sample: cell.sample,
   });

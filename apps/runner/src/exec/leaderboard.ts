@@ -37,8 +37,8 @@ export function recordToRow(record: CellRecord): ResultRow {
  *
  * A task name can stand for several task definitions under one location, when reruns of a
  * run name changed the task (operator, noise, prompt), the model or the input policy. Its
- * rows then get `name#hash`, the first 8 hex digits of the SHA-256 of that definition, so
- * one row never mixes definitions. A name with one definition keeps its plain name.
+ * rows then get `name#hash`, the first 8 hex digits of the definition's hash, so one row
+ * never mixes definitions. A name with one definition keeps its plain name.
  */
 export function leaderboardOf(
   records: readonly CellRecord[],
@@ -58,8 +58,14 @@ export function leaderboardOf(
   return aggregate(rows);
 }
 
-/** The part of a cell that defines its task: what a rerun under the same names may change. */
+/**
+ * The configured task a record belongs to, as the plan stored it. Records written before
+ * plans stored it fall back to the cell's resolved task, model and input policy, which
+ * also differ between items with per-item prompts.
+ */
 function taskDefinition(record: CellRecord): string {
+  const stored = (record as { taskDefinition?: unknown }).taskDefinition;
+  if (typeof stored === "string") return stored;
   const cell = record.cell as { task?: unknown; model?: unknown; input?: unknown };
   return canonicalJson({
     task: cell.task ?? null,

@@ -41,6 +41,12 @@ export interface Cell {
   dataset: { name: string; manifestHash: string };
   item: { id: string; path?: string; contentHash: string };
   task: CellTask;
+  /**
+   * SHA-256 of the task as configured (operator, noise, prompt or its source), the model
+   * and the input policy. Cells of one configured task share it although per-item prompts
+   * differ; leaderboards keep different definitions under one task name apart by it.
+   */
+  taskDefinition: string;
   solver: { label: string; name: string; version: string; preset?: string; params: JsonObject };
   seed: number;
   sample: number;
@@ -121,6 +127,7 @@ export function planCells(input: PlanInput): Plan {
       }
       for (const manifest of input.manifests) {
         if (task.datasets && !task.datasets.includes(manifest.name)) continue;
+        const taskDefinition = taskDefinitionOf(task, manifest, modelOf(manifest));
         for (const item of manifest.items) {
           const cellTask = taskForItem(task, item, manifest, errors);
           if (!cellTask) continue;
@@ -129,7 +136,15 @@ export function planCells(input: PlanInput): Plan {
           for (const seed of config.seeds) {
             for (let sample = 0; sample < config.samples; sample++) {
               cells.push(
-                makeCell(manifest, item, cellTask, variant, seed, sample, modelOf(manifest)),
+                makeCell(
+                  manifest,
+                  item,
+                  { task: cellTask, definition: taskDefinition },
+                  variant,
+                  seed,
+                  sample,
+                  modelOf(manifest),
+                ),
               );
             }
           }
@@ -233,15 +248,34 @@ function taskForItem(
   return { name: task.name, kind: "editing", sourcePrompt, targetPrompt };
 }
 
+/** Hash of a configured task with what else defines its results: model and input policy. */
+function taskDefinitionOf(
+  task: ResolvedTask,
+  manifest: DatasetManifest,
+  model: ModelIdentity,
+): string {
+  const { datasets: _datasets, ...configured } = task;
+  return hashCanonical({
+    task: configured as JsonObject,
+    model: model.hash,
+    input: {
+      preprocess: manifest.policy.preprocess,
+      channels: manifest.policy.channels,
+      pixels: manifest.policy.pixels,
+    } as JsonObject,
+  });
+}
+
 function makeCell(
   manifest: DatasetManifest,
   item: DatasetItem,
-  task: CellTask,
+  configured: { task: CellTask; definition: string },
   variant: SolverVariant,
   seed: number,
   sample: number,
   model: ModelIdentity,
 ): Cell {
+  const task = configured.task;
   const { name: _taskName, ...taskSpec } = task;
   const content: JsonObject = {
     v: CELL_ID_VERSION,
@@ -264,6 +298,7 @@ function makeCell(
     dataset: { name: manifest.name, manifestHash: manifest.hash },
     item: { id: item.id, path: item.path, contentHash: item.contentHash },
     task,
+    taskDefinition: configured.definition,
     solver: {
       label: variant.label,
       name: variant.name,

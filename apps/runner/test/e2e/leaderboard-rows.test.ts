@@ -34,6 +34,22 @@ describe("leaderboard rows", () => {
     expect(new Set(tasks).size).toBe(2);
   }, 180_000);
 
+  it("keep per-item prompts of one task in one row", async () => {
+    const dir = await tempDir("leaderboard-item-prompts");
+    const out = join(dir, "out");
+    const noise = 'noise: { kind: gaussian, sigma: 0.05, range: "[-1,1]" }';
+    const text = digitsConfig(out).replace(noise, `${noise}\n    prompt: { from: item }`);
+    const config = await writeConfig(dir, text);
+    expect((await runCli(["run", config, "--log-format", "plain"])).code).toBe(0);
+
+    // Six digits of several classes: six different prompts, one configured task.
+    const groups = await leaderboardGroups(out);
+    expect(groups.map((group) => [group.key.task, group.key.solver, group.rows])).toEqual([
+      ["sr2", "flowdps", 12],
+      ["sr2", "pseudo-inverse", 12],
+    ]);
+  }, 180_000);
+
   it("keep one plain row per unchanged definition", async () => {
     const dir = await tempDir("leaderboard-plain");
     const out = join(dir, "out");
