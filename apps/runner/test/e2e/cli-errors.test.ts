@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { digitsConfig, runCli, tempDir, writeConfig } from "./helpers.js";
+import { digitsConfig, runCli, startCli, tempDir, writeConfig } from "./helpers.js";
 
 describe("CLI errors", () => {
   it("name a schema error's file once", async () => {
@@ -54,5 +54,16 @@ describe("CLI errors", () => {
       "tweedie solve: invalid config, 1 problem",
       '--params.zeta: out of range (expected ">= 0")',
     ]);
+  });
+
+  it("stop quietly when the reader closes the pipe", async () => {
+    const dir = await tempDir("cli-errors-pipe");
+    const config = await writeConfig(dir, digitsConfig(join(dir, "out")));
+    // A dry run prints one line per shard, dataset and solver; the reader leaves after the first.
+    const { child, done } = startCli(["run", config, "--dry-run"]);
+    child.stdout?.once("data", () => child.stdout?.destroy());
+    const result = await done;
+    expect(result.stderr).not.toContain("EPIPE");
+    expect(result.code).toBe(0);
   });
 });
