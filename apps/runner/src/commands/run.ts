@@ -5,7 +5,7 @@ import { loadConfigFile } from "../config/load.js";
 import type { TweedieConfig } from "../config/resolve.js";
 import type { LogFormat } from "../exec/progress.js";
 import { dryRunLines, executeRun, planRun } from "../exec/run.js";
-import { parseLocation } from "../store/location.js";
+import { formatLocation, parseLocation } from "../store/location.js";
 import { printLeaderboard } from "./leaderboard.js";
 
 export const runOptions = [
@@ -120,6 +120,16 @@ export const runCommand: Command = {
       for (const line of await dryRunLines(planned, planned.shard.count, ctx.env)) ctx.stdout(line);
       return EXIT_OK;
     }
+    // Every finished cell is already stored (its record.json is written last), so an
+    // interrupted run loses only the cells in flight; say how to resume before exiting.
+    const onInterrupt = (signal: NodeJS.Signals) => {
+      ctx.stderr(
+        `tweedie run: interrupted by ${signal}; finished cells are stored in ${formatLocation(config.output.location)}. Rerun the same command to resume.`,
+      );
+      process.exit(signal === "SIGINT" ? 130 : 143);
+    };
+    process.once("SIGINT", onInterrupt);
+    process.once("SIGTERM", onInterrupt);
     const summary = await executeRun(planned, {
       config,
       shard: values.shard as string | undefined,
@@ -131,6 +141,8 @@ export const runCommand: Command = {
       stdout: ctx.stdout,
       stderr: ctx.stderr,
     });
+    process.off("SIGINT", onInterrupt);
+    process.off("SIGTERM", onInterrupt);
     ctx.stdout(
       `shard ${planned.shard.index}/${planned.shard.count}: ${summary.shardCells} cells, ${summary.done} run now, ${summary.skipped} already done, ${summary.failed.length} failed`,
     );

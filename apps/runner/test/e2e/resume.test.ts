@@ -78,6 +78,30 @@ describe("killed runs resume", () => {
     120_000,
   );
 
+  it("after SIGINT, with a resume hint", async () => {
+    const dir = await tempDir("resume-sigint");
+    const out = join(dir, "out");
+    // 8 samples per cell make 192 cells, so the run is still going when the signal lands.
+    const config = await writeConfig(dir, digitsConfig(out, "samples: 8"));
+    const { child, done } = startCli(["run", config, "--log-format", "plain", "--workers", "2"]);
+    await waitForRecords(join(out, "e2e-digits"), 3);
+    child.kill("SIGINT");
+    const interrupted = await done;
+    expect(interrupted.code, `signal ${interrupted.signal}`).toBe(130);
+    expect(interrupted.stderr).toContain(
+      `interrupted by SIGINT; finished cells are stored in ${out}`,
+    );
+    expect(interrupted.stderr).toContain("Rerun the same command to resume.");
+    const runDir = join(out, "e2e-digits");
+    expect((await records(runDir)).size).toBeLessThan(8 * CELLS);
+
+    const resumed = await runCli(["run", config, "--log-format", "plain"]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    const stored = await records(runDir);
+    expect(stored.size).toBe(8 * CELLS);
+    expect([...stored.values()].every((record) => record.status === "ok")).toBe(true);
+  }, 120_000);
+
   it("caught at least one run mid-way", () => {
     const midway = storedAtKill.filter((count) => count > 0 && count < CELLS);
     expect(midway.length, `cells stored at each kill: ${storedAtKill.join(", ")}`).toBe(
