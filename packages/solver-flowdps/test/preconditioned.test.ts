@@ -1,13 +1,13 @@
-import { createRng, Denoiser, Tensor } from "@tweedie/core";
-import { createGmmProblem, GmmModel, MatrixOperator, matrix } from "@tweedie/core/testing";
+import { Tensor } from "@tweedie/core";
+import { MatrixOperator, matrix } from "@tweedie/core/testing";
 import { describe, expect, it } from "vitest";
 import {
-  FlowDpsSolver,
   flowDpsParamsSchema,
   flowDpsPresets,
   operatorNormSquared,
   preconditionedDirection,
 } from "../src/index.js";
+import { oneStepProblem } from "./one-step.js";
 
 // A = [[1, 0, 0], [0, 2, 0]]: A^+ = [[1, 0], [0, 1/2], [0, 0]], A^T A = diag(1, 4, 0), ||A||^2 = 4.
 const small = new MatrixOperator(matrix(2, 3, [1, 0, 0, 0, 2, 0]));
@@ -55,33 +55,8 @@ describe("preconditioned inner step direction", () => {
 });
 
 describe("FlowDPS preconditioned step", () => {
-  // Rectified flow with one step: the grid is tau = 1 then 0, so the output is u itself
-  // and innerSteps 0 returns x0Hat. Same seed, same draws: the difference is lr d(x0Hat).
-  const mixture = createGmmProblem({ dim: 8, dy: 1, sigmaY: 0.1, seed: 0 }).mixture;
-  const model = new GmmModel(mixture, {
-    parameterisation: "velocity",
-    schedule: { kind: "rectified-flow", shift: 1 },
-  });
-  // A picks coordinates 0 and 1 with gains 2 and 1: A^T A = diag(4, 1, 0, ...), ||A||^2 = 4.
-  const data = new Array(16).fill(0);
-  data[0] = 2;
-  data[9] = 1;
-  const operator = new MatrixOperator(matrix(2, 8, data));
-  const measurement = Tensor.from([0.5, -1], [1, 2, 1, 1]);
-  const problem = {
-    kind: "restoration" as const,
-    denoiser: new Denoiser(model),
-    operator,
-    y: measurement,
-    sigmaY: 0.1,
-    shape: operator.inputShape,
-  };
-
-  async function solveOnce(overrides: Record<string, unknown>): Promise<Float32Array> {
-    const params = flowDpsParamsSchema.parse({ steps: 1, shift: 1, baseShift: 1, ...overrides });
-    const result = await new FlowDpsSolver(params).solve(problem, createRng(7));
-    return result.x.data;
-  }
+  // Same seed, same draws: the difference from innerSteps 0 is lr d(x0Hat).
+  const { solveOnce } = oneStepProblem();
 
   it("matches hand-computed updates", async () => {
     const x0 = await solveOnce({ innerSteps: 0 });

@@ -1,5 +1,5 @@
-import { createRng, Denoiser, Tensor } from "@tweedie/core";
-import { createGmmProblem, GmmModel, MatrixOperator, matrix } from "@tweedie/core/testing";
+import { createRng, Tensor } from "@tweedie/core";
+import { MatrixOperator, matrix } from "@tweedie/core/testing";
 import { describe, expect, it } from "vitest";
 import {
   FlowDpsSolver,
@@ -7,6 +7,7 @@ import {
   flowDpsPresets,
   proximalDataStep,
 } from "../src/index.js";
+import { oneStepProblem } from "./one-step.js";
 
 // A general 2x3 matrix, so that A^T A is neither diagonal nor a projector.
 const operator = new MatrixOperator(matrix(2, 3, [1, 2, 0, -1, 1, 3]));
@@ -81,29 +82,7 @@ describe("proximal data step", () => {
 });
 
 describe("FlowDPS proximal step", () => {
-  const mixture = createGmmProblem({ dim: 8, dy: 1, sigmaY: 0.1, seed: 0 }).mixture;
-  const model = new GmmModel(mixture, {
-    parameterisation: "velocity",
-    schedule: { kind: "rectified-flow", shift: 1 },
-  });
-  const data = new Array(16).fill(0);
-  data[0] = 2;
-  data[9] = 1;
-  const selection = new MatrixOperator(matrix(2, 8, data));
-  const problem = {
-    kind: "restoration" as const,
-    denoiser: new Denoiser(model),
-    operator: selection,
-    y: Tensor.from([0.5, -1], [1, 2, 1, 1]),
-    sigmaY: 0.1,
-    shape: selection.inputShape,
-  };
-
-  async function solveOnce(overrides: Record<string, unknown>): Promise<Float32Array> {
-    const params = flowDpsParamsSchema.parse({ steps: 1, shift: 1, baseShift: 1, ...overrides });
-    const result = await new FlowDpsSolver(params).solve(problem, createRng(7));
-    return result.x.data;
-  }
+  const { operator: selection, problem, solveOnce } = oneStepProblem();
 
   it("lands on the measurement set at t = 1", async () => {
     // One step from tau = 1, where alpha = 0 and r is infinite: the data weight is 1.
