@@ -121,7 +121,7 @@ export const runCommand: Command = {
       return EXIT_OK;
     }
     // Every finished cell is already stored (its record.json is written last), so an
-    // interrupted run loses only the cells in flight; say how to resume before exiting.
+    // interrupted run loses only the cells in flight; print how to resume before exiting.
     const onInterrupt = (signal: NodeJS.Signals) => {
       ctx.stderr(
         `tweedie run: interrupted by ${signal}; finished cells are stored in ${formatLocation(config.output.location)}. Rerun the same command to resume.`,

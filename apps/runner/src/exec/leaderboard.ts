@@ -59,7 +59,7 @@ export function leaderboardOf(
 }
 
 /**
- * The configured task a record belongs to, as the plan stored it. Records written before
+ * Returns the configured task a record belongs to, as the plan stored it. Records written before
  * plans stored it fall back to the cell's resolved task, model and input policy, which
  * also differ between items with per-item prompts.
  */

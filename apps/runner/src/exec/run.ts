@@ -2,6 +2,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { renderError } from "@tweedie/core";
 import { noiseSpecSchema, operatorSpecSchema } from "@tweedie/operators";
+import { ConfigError } from "../config/issues.js";
 import { loadConfigFile } from "../config/load.js";
 import type { TweedieConfig } from "../config/resolve.js";
 import { loadDataset } from "../datasets/load.js";
@@ -9,6 +10,7 @@ import type { DatasetManifest } from "../datasets/manifest.js";
 import { hashCanonical } from "../plan/canonical.js";
 import { type Cell, planCells } from "../plan/cells.js";
 import { hashModelPath } from "../plan/model.js";
+import { checkPlanPrompts } from "../plan/prompts.js";
 import { resolveShard, type ShardSpec, selectShard } from "../plan/shard.js";
 import { renderPlanSummary, summarizePlan } from "../plan/summary.js";
 import { solverRegistry } from "../solvers/registry.js";
@@ -21,7 +23,7 @@ import { modelDir } from "./models.js";
 import { type PoolKind, SlotPool, WorkerCrash } from "./pool.js";
 import { type LogFormat, Progress } from "./progress.js";
 import { probeThreadSafety } from "./thread-probe.js";
-import { readScheduleSteps, runnerVersions } from "./versions.js";
+import { readLabelPrompts, readScheduleSteps, runnerVersions } from "./versions.js";
 
 export interface RunOptions {
   config: TweedieConfig;
@@ -87,6 +89,13 @@ export async function planRun(
     operatorSchema: operatorSpecSchema,
     noiseSchema: noiseSpecSchema,
   });
+  const labelPrompts = new Map<string, Set<string> | null>();
+  for (const dataset of config.datasets) {
+    labelPrompts.set(dataset.name, await readLabelPrompts(modelDir(dataset.modelRef)));
+  }
+  const taskIndex = new Map(config.tasks.map((task, index) => [task.name, index]));
+  const promptErrors = checkPlanPrompts(plan.cells, labelPrompts, taskIndex);
+  if (promptErrors.length > 0) throw new ConfigError(promptErrors);
   const shard = resolveShard({ flag: shardFlag }, env);
   return {
     config,

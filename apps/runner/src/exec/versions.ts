@@ -43,3 +43,20 @@ export async function readScheduleSteps(dir: string): Promise<number | null> {
     return null;
   }
 }
+
+/**
+ * Prompts a label-conditioned model package accepts: the keys of its manifest's prompt
+ * table and the empty prompt. Null for any other package (unconditional, text-conditioned,
+ * or a layout without tweedie-model.json), whose prompts the model itself checks.
+ */
+export async function readLabelPrompts(dir: string): Promise<Set<string> | null> {
+  let manifest: { conditioning?: { kind?: string; prompts?: Record<string, unknown> } };
+  try {
+    manifest = JSON.parse(await readFile(join(dir, "tweedie-model.json"), "utf8"));
+  } catch {
+    return null;
+  }
+  const conditioning = manifest.conditioning;
+  if (conditioning?.kind !== "label" || typeof conditioning.prompts !== "object") return null;
+  return new Set(["", ...Object.keys(conditioning.prompts ?? {})]);
+}

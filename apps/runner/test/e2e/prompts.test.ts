@@ -1,4 +1,4 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
@@ -30,15 +30,13 @@ model: embedded:digits
 output: { location: ${JSON.stringify(out)} }
 `,
     );
+    // The digits model has no label for it, so planning rejects the config before any cell
+    // runs, quoting the prompt as it arrived.
     const result = await runCli(["run", config, "--log-format", "plain"]);
-    expect(result.code).toBe(1);
-    const cells = await readdir(join(out, "prompts", "cells"));
-    const record = JSON.parse(
-      await readFile(join(out, "prompts", "cells", cells[0], "record.json"), "utf8"),
-    );
-    expect(record.status).toBe("failed");
-    expect(record.task.targetPrompt).toBe(PROMPT);
-    expect(record.error).toContain(JSON.stringify(PROMPT));
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`tasks[0].editing.target: `);
+    expect(result.stderr).toContain(`no label for prompt ${JSON.stringify(PROMPT)}`);
+    await expect(readdir(join(out, "prompts", "cells"))).rejects.toMatchObject({ code: "ENOENT" });
   }, 60_000);
 
   it("keeps a CLI prompt byte for byte", async () => {
