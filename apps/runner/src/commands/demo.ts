@@ -10,7 +10,7 @@ import { leaderboardOf } from "../exec/leaderboard.js";
 import { renderRunReport } from "../exec/report.js";
 import { executeRun, planRun } from "../exec/run.js";
 import { parseLocation } from "../store/location.js";
-import { parseLogFormat, parseWorkers } from "./run.js";
+import { onInterruptPrintResumeHint, parseLogFormat, parseWorkers } from "./run.js";
 
 /** Finds the demo config, the repository's examples/demo.yaml, from the built CLI. */
 export function demoConfigPath(): string {
@@ -63,6 +63,7 @@ export const demoCommand: Command = {
     ctx.stdout(
       `tweedie demo: ${planned.cells.length} cells (${config.datasets.map((d) => d.name).join(", ")}) into ${out}`,
     );
+    const removeHint = onInterruptPrintResumeHint("demo", config.output.location, ctx);
     const summary = await executeRun(planned, {
       config,
       workers: parseWorkers(values.workers as string | undefined),
@@ -73,6 +74,7 @@ export const demoCommand: Command = {
       stdout: ctx.stdout,
       stderr: ctx.stderr,
     });
+    removeHint();
     const records = await summary.store.listRecords();
     const leaderboard = leaderboardOf(records);
     const compact = leaderboardOf(records, { compact: true });

@@ -5,7 +5,7 @@ import { loadConfigFile } from "../config/load.js";
 import type { TweedieConfig } from "../config/resolve.js";
 import type { LogFormat } from "../exec/progress.js";
 import { dryRunLines, executeRun, planRun } from "../exec/run.js";
-import { formatLocation, parseLocation } from "../store/location.js";
+import { formatLocation, parseLocation, type StoreLocation } from "../store/location.js";
 import { printLeaderboard } from "./leaderboard.js";
 
 export const runOptions = [
@@ -116,33 +116,26 @@ export const runCommand: Command = {
         throw error;
       },
     );
+    // Option errors come before the dry run, so a dry run also validates the command line.
+    const workers = parseWorkers(values.workers as string | undefined);
+    const logFormat = parseLogFormat(values["log-format"] as string | undefined);
     if (values["dry-run"]) {
       for (const line of await dryRunLines(planned, planned.shard.count, ctx.env)) ctx.stdout(line);
       return EXIT_OK;
     }
-    // Every finished cell is already stored (its record.json is written last), so an
-    // interrupted run loses only the cells in flight; print how to resume before exiting.
-    const onInterrupt = (signal: NodeJS.Signals) => {
-      ctx.stderr(
-        `tweedie run: interrupted by ${signal}; finished cells are stored in ${formatLocation(config.output.location)}. Rerun the same command to resume.`,
-      );
-      process.exit(signal === "SIGINT" ? 130 : 143);
-    };
-    process.once("SIGINT", onInterrupt);
-    process.once("SIGTERM", onInterrupt);
+    const removeHint = onInterruptPrintResumeHint("run", config.output.location, ctx);
     const summary = await executeRun(planned, {
       config,
       shard: values.shard as string | undefined,
-      workers: parseWorkers(values.workers as string | undefined),
+      workers,
       device: (values.device as string | undefined) ?? "cpu",
       dryRun: false,
-      logFormat: parseLogFormat(values["log-format"] as string | undefined),
+      logFormat,
       env: ctx.env,
       stdout: ctx.stdout,
       stderr: ctx.stderr,
     });
-    process.off("SIGINT", onInterrupt);
-    process.off("SIGTERM", onInterrupt);
+    removeHint();
     ctx.stdout(
       `shard ${planned.shard.index}/${planned.shard.count}: ${summary.shardCells} cells, ${summary.done} run now, ${summary.skipped} already done, ${summary.failed.length} failed`,
     );
@@ -152,3 +145,27 @@ export const runCommand: Command = {
     return summary.failed.length > 0 ? EXIT_CELLS_FAILED : EXIT_OK;
   },
 };
+
+/**
+ * Prints how to resume when SIGINT or SIGTERM stops a run, then exits 130 or 143. Every
+ * finished cell is already stored (its record.json is written last), so an interrupted
+ * run loses only the cells in flight. Returns a function that removes the handlers.
+ */
+export function onInterruptPrintResumeHint(
+  command: string,
+  location: StoreLocation,
+  ctx: { stderr: (line: string) => void },
+): () => void {
+  const onInterrupt = (signal: NodeJS.Signals) => {
+    ctx.stderr(
+      `tweedie ${command}: interrupted by ${signal}; finished cells are stored in ${formatLocation(location)}. Rerun the same command to resume.`,
+    );
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
+  process.once("SIGINT", onInterrupt);
+  process.once("SIGTERM", onInterrupt);
+  return () => {
+    process.off("SIGINT", onInterrupt);
+    process.off("SIGTERM", onInterrupt);
+  };
+}

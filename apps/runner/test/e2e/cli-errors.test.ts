@@ -24,6 +24,14 @@ describe("CLI errors", () => {
     expect(lines[1]).toContain('did you mean "flowdps"?');
   });
 
+  it("check options in a dry run too", async () => {
+    const dir = await tempDir("cli-errors-dry-run");
+    const config = await writeConfig(dir, digitsConfig(join(dir, "out")));
+    const result = await runCli(["run", config, "--dry-run", "--workers", "0"]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("--workers: invalid worker count");
+  });
+
   it("report a missing config file as not found", async () => {
     const dir = await tempDir("cli-errors-missing");
     const result = await runCli(["run", join(dir, "absent.yaml")]);

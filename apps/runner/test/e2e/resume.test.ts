@@ -102,6 +102,19 @@ describe("killed runs resume", () => {
     expect([...stored.values()].every((record) => record.status === "ok")).toBe(true);
   }, 120_000);
 
+  it("demo after SIGINT, with a resume hint", async () => {
+    const dir = await tempDir("resume-demo");
+    const out = join(dir, "demo-out");
+    const { child, done } = startCli(["demo", "--out", out, "--log-format", "plain"]);
+    await waitForRecords(join(out, "demo"), 2);
+    child.kill("SIGINT");
+    const interrupted = await done;
+    expect(interrupted.code, `signal ${interrupted.signal}`).toBe(130);
+    expect(interrupted.stderr).toContain(
+      `tweedie demo: interrupted by SIGINT; finished cells are stored in ${out}`,
+    );
+  }, 120_000);
+
   it("caught at least one run mid-way", () => {
     const midway = storedAtKill.filter((count) => count > 0 && count < CELLS);
     expect(midway.length, `cells stored at each kill: ${storedAtKill.join(", ")}`).toBe(
