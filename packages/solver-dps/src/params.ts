@@ -116,7 +116,7 @@ export const dpsPresets: Record<string, Preset<DpsParams>> = {
   "dps-patches-128-250steps": {
     params: { steps: 250, zeta: respacedZeta(1, 250), gradient: "auto", fdProbe: 1e-2 },
     source:
-      "Project calibration on the embedded patch prior, 128x128 box inpainting: 250 steps, zeta x steps kept at 1000",
+      "Embedded patch prior, 250 steps with zeta x steps kept at 1000. An independent numpy study of a similar prior scored 0.8 dB more on box inpainting at 250 steps than at 100; on the held-out 128x128 photos with the 64x64 box it scored 17.9-18.0 dB, below dps-patches-128-inpainting (18.78 dB)",
   },
   "dps-patches-128-sr": {
     params: { steps: 100, zeta: 8.5, gradient: "auto", fdProbe: 1e-2 },
