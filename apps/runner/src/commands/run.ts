@@ -147,7 +147,8 @@ export const runCommand: Command = {
 };
 
 /**
- * Prints how to resume when SIGINT or SIGTERM stops a run, then exits 130 or 143. Every
+ * Prints how to resume when SIGINT or SIGTERM stops a run, then lets the signal end the
+ * process as it would have without the handler (the shell reports 130 or 143). Every
  * finished cell is already stored (its record.json is written last), so an interrupted
  * run loses only the cells in flight. Returns a function that removes the handlers.
  */
@@ -156,16 +157,20 @@ export function onInterruptPrintResumeHint(
   location: StoreLocation,
   ctx: { stderr: (line: string) => void },
 ): () => void {
+  const remove = () => {
+    process.off("SIGINT", onInterrupt);
+    process.off("SIGTERM", onInterrupt);
+  };
   const onInterrupt = (signal: NodeJS.Signals) => {
     ctx.stderr(
       `tweedie ${command}: interrupted by ${signal}; finished cells are stored in ${formatLocation(location)}. Rerun the same command to resume.`,
     );
-    process.exit(signal === "SIGINT" ? 130 : 143);
+    // NOTE: process.exit() here runs native destructors while onnxruntime threads in the
+    // workers are still busy, which can abort the process; re-raising the signal does not.
+    remove();
+    process.kill(process.pid, signal);
   };
   process.once("SIGINT", onInterrupt);
   process.once("SIGTERM", onInterrupt);
-  return () => {
-    process.off("SIGINT", onInterrupt);
-    process.off("SIGTERM", onInterrupt);
-  };
+  return remove;
 }
