@@ -3,7 +3,7 @@ import { createGmmProblem, GmmModel, MatrixOperator, matrix } from "@tweedie/cor
 import { FlowDpsSolver, flowDpsParamsSchema } from "../src/index.js";
 
 /**
- * A one-step FlowDPS problem with a known answer. Rectified flow with one step runs the
+ * Builds a one-step FlowDPS problem whose result is known in closed form. Rectified flow with one step runs the
  * grid tau = 1 then 0, so the output is the data-consistent clean estimate itself and
  * innerSteps 0 returns x0Hat. A picks coordinates 0 and 1 of an 8-dimensional mixture
  * with gains 2 and 1: A^T A = diag(4, 1, 0, ...), ||A||^2 = 4, and y = (0.5, -1).

@@ -83,7 +83,7 @@ export async function executeCell(job: CellJob, ctx: CellContext): Promise<CellO
       extra.operator = operator.spec;
       extra.noise = measurement.record;
       // Restoration is unconditional unless the task names a prompt. A dataset's labels are
-      // ground truth, so they reach the solver only when the task asks for the item's prompt.
+      // ground truth, so they reach the solver only when the task requests the item's prompt.
       problem = {
         kind: "restoration",
         denoiser,

@@ -14,9 +14,10 @@ export interface ItemImage {
 }
 
 /**
- * Loads a dataset item as the model receives it: digits rows as v / 8 - 1 on a 1 x 8 x 8
- * grid, Fashion-MNIST images as 2 v / 255 - 1 on a 1 x 28 x 28 grid; image files upright (EXIF orientation applied), with 16-bit precision kept, the
- * dataset's channel policy, and its resize and crop policy, then mapped to [-1, 1].
+ * Loads a dataset item as the model receives it. Digits rows become v / 8 - 1 on a
+ * 1 x 8 x 8 grid and Fashion-MNIST images 2 v / 255 - 1 on a 1 x 28 x 28 grid. Image files
+ * are read upright (EXIF orientation applied) with 16-bit precision kept, given the
+ * dataset's channel, resize and crop policies, and mapped to [-1, 1].
  */
 export async function loadItemImage(
   dataset: Pick<DatasetManifest, "name" | "root" | "policy">,

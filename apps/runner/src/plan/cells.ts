@@ -248,7 +248,7 @@ function taskForItem(
   return { name: task.name, kind: "editing", sourcePrompt, targetPrompt };
 }
 
-/** Hash of a configured task with what else defines its results: model and input policy. */
+/** Hashes a configured task with what else defines its results: the model and the input policy. */
 function taskDefinitionOf(
   task: ResolvedTask,
   manifest: DatasetManifest,

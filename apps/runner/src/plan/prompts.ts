@@ -1,8 +1,8 @@
 import { TweedieError } from "@tweedie/core";
 import type { Cell } from "./cells.js";
 
-/** How many accepted prompts an error lists before it says how many more there are. */
-const LISTED_PROMPTS = 12;
+/** Maximum number of accepted prompts named in an error; the rest are only counted. */
+const MAX_LISTED_PROMPTS = 12;
 
 /**
  * Checks every prompt of a plan against the label tables of label-conditioned models, so
@@ -39,7 +39,9 @@ export function checkPlanPrompts(
         .filter((value) => value !== "")
         .map((value) => JSON.stringify(value));
       const more =
-        listed.length > LISTED_PROMPTS ? `, and ${listed.length - LISTED_PROMPTS} more` : "";
+        listed.length > MAX_LISTED_PROMPTS
+          ? `, and ${listed.length - MAX_LISTED_PROMPTS} more`
+          : "";
       errors.set(
         key,
         new TweedieError(
@@ -48,7 +50,7 @@ export function checkPlanPrompts(
             code: "invalid_value",
             path: ["tasks", taskIndex.get(task.name) ?? task.name, ...field],
             received: prompt,
-            hint: `accepted: "" (unconditional), ${listed.slice(0, LISTED_PROMPTS).join(", ")}${more}`,
+            hint: `accepted: "" (unconditional), ${listed.slice(0, MAX_LISTED_PROMPTS).join(", ")}${more}`,
           },
         ),
       );

@@ -185,7 +185,7 @@ export function scoreImagePosteriorSamples(
   const dim = problem.prior.dim;
   const count = samples.length / dim;
   if (!Number.isInteger(count) || count < 2) {
-    throw new TweedieError("samples must hold at least two whole images", {
+    throw new TweedieError("samples must contain at least two whole images", {
       code: "shape_mismatch",
       path: ["samples"],
       expected: `a multiple of ${dim} values, at least ${2 * dim}`,
@@ -212,7 +212,7 @@ export function scoreImagePosteriorSamples(
   };
 }
 
-/** The restoration problem a solver sees: y as a [1, rows] tensor shaped like A's output. */
+/** Builds the restoration problem a solver receives: y as a [1, rows] tensor shaped like A's output. */
 export function imageRestorationProblem(
   problem: ImagePosteriorProblem,
   denoiser: Denoiser,

@@ -47,7 +47,7 @@ export function toMarkdown(leaderboard: Leaderboard, options: MarkdownOptions = 
   return `${lines.join("\n")}\n`;
 }
 
-/** The line under every Markdown table that says how to read its cells. */
+/** Legend printed under every Markdown table: how to read a cell. */
 export const LEGEND =
   "Cells read mean ± half-width of the 95% confidence interval (Student t over the rows); n counts finite values, and inf, undef (such as SSIM on images smaller than its window), unavail, miss and fail count the rest.";
 
