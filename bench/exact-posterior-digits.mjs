@@ -14,7 +14,9 @@
 //
 // --methods picks rows by id: exact, prior, dps-demo, dps-tuned, dps-flipped, dps-unguided,
 // dps-unguided-noclip, flowdps-official, flowdps-projected, flowdps-tuned, flowdps-proximal,
-// flowdps-flipped, flowdps-unguided and flowdps-unguided-100. The table's last lines need "exact".
+// flowdps-flipped, flowdps-unguided, flowdps-unguided-100, flowdps-unguided-shift1,
+// flowdps-unguided-shift1-200, flowdps-unguided-200 and dps-unguided-noclip-200.
+// The table's last lines need "exact".
 // --first picks the first held-out digit (held-out row index, 0-based). The tuned settings
 // were chosen on held-out digits 8 to 11, so the default digits 0 to 7 did not tune them.
 import { writeFileSync } from "node:fs";
@@ -168,6 +170,35 @@ const METHODS = [
     "FlowDPS unguided (vs prior)",
     "flowdps-embedded, steps 100, stepSize 0",
     () => flowDps({ ...FLOWDPS_DEMO, steps: 100, stepSize: 0 }),
+    "prior",
+  ],
+  // Grid and step-count checks of the unguided FlowDPS bias (docs/exact-posterior.md).
+  [
+    "flowdps-unguided-shift1",
+    "FlowDPS unguided (vs prior)",
+    "shift 1, baseShift 1, stepSize 0",
+    () => flowDps({ ...FLOWDPS_DEMO, shift: 1, baseShift: 1, stepSize: 0 }),
+    "prior",
+  ],
+  [
+    "flowdps-unguided-shift1-200",
+    "FlowDPS unguided (vs prior)",
+    "steps 200, shift 1, baseShift 1, stepSize 0",
+    () => flowDps({ ...FLOWDPS_DEMO, steps: 200, shift: 1, baseShift: 1, stepSize: 0 }),
+    "prior",
+  ],
+  [
+    "flowdps-unguided-200",
+    "FlowDPS unguided (vs prior)",
+    "flowdps-embedded, steps 200, stepSize 0",
+    () => flowDps({ ...FLOWDPS_DEMO, steps: 200, stepSize: 0 }),
+    "prior",
+  ],
+  [
+    "dps-unguided-noclip-200",
+    "DPS unguided (vs prior)",
+    "steps 200, zeta 0, clipX0 false",
+    () => dps({ ...DPS_DEMO, steps: 200, zeta: 0, clipX0: false }),
     "prior",
   ],
 ];
