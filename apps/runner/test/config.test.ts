@@ -78,6 +78,15 @@ describe("config parsing", () => {
     expect(config.solvers[0]).toMatchObject({ label: "dps", paramSets: [{ steps: 100 }] });
   });
 
+  it("labels a preset entry without repeating the solver name", () => {
+    const text = yamlConfig().replace(
+      "  - name: dps\n    params: { steps: 100 }",
+      "  - name: dps\n    preset: dps-fashion\n  - name: dps\n    preset: paper-sr",
+    );
+    const config = parseConfig(parseConfigText(text), { baseDir: BASE });
+    expect(config.solvers.map((solver) => solver.label)).toEqual(["dps-fashion", "dps-paper-sr"]);
+  });
+
   it("defaults noise to none and expands seed counts", () => {
     const text = yamlConfig("seeds: { count: 3, start: 10 }").replace(
       '    noise: { kind: gaussian, sigma: 0.05, range: "[-1,1]" }\n',

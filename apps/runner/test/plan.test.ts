@@ -372,6 +372,35 @@ model: embedded:patches
     );
   });
 
+  it("rejects two tasks whose cells coincide, naming both", () => {
+    const yaml = BASE_YAML.replace(
+      "solvers:",
+      '  - name: sr4-copy\n    operator: { kind: sr, factor: 4 }\n    noise: { kind: gaussian, sigma: 0.05, range: "[-1,1]" }\nsolvers:',
+    );
+    expect(() => plan(yaml)).toThrow(
+      "tasks.sr4-copy: tasks sr4 and sr4-copy define the same cells for solver dps on dataset folder",
+    );
+    // A different noise level makes them different tasks.
+    expect(() =>
+      plan(
+        yaml.replace(
+          'sigma: 0.05, range: "[-1,1]" }\nsolvers',
+          'sigma: 0.1, range: "[-1,1]" }\nsolvers',
+        ),
+      ),
+    ).not.toThrow();
+  });
+
+  it("rejects two solver entries that resolve to the same parameters", () => {
+    const yaml = BASE_YAML.replace(
+      "    params: { zeta: [0.5, 1], steps: 100 }",
+      "    params: { zeta: 1, steps: 100 }\n  - name: dps\n    label: dps-again\n    params: { steps: 100, zeta: 1 }",
+    );
+    expect(() => plan(yaml)).toThrow(
+      "solvers[1]: solver entries dps and dps-again resolve to the same solver, version and parameters",
+    );
+  });
+
   it("rejects a task that no solver supports", () => {
     const yaml = BASE_YAML.replace(
       "solvers:",
@@ -442,6 +471,18 @@ model: embedded:patches
     const lines = (error as ConfigError).lines();
     expect(lines).toContain('solvers[0].params.stepsize: unknown key; did you mean "stepSize"?');
     expect(lines).toContain('tasks[0].operator.scael: unknown key; did you mean "scale"?');
+  });
+
+  it("lists only the keys of the operator kind given", () => {
+    const lines = (() => {
+      try {
+        planCells(input(yaml.replace("scale: 4", "scale: 4, factor: 4")));
+      } catch (caught) {
+        return (caught as ConfigError).lines();
+      }
+      return [];
+    })();
+    expect(lines).toEqual(['tasks[0].operator.factor: unknown key (expected ["kind","scale"])']);
   });
 });
 

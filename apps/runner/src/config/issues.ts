@@ -66,7 +66,11 @@ function convertIssue(
   switch (issue.code) {
     case "unrecognized_keys":
       return issue.keys.map((key) =>
-        unknownKeyError(key, path, objectKeysAt(schema, [...schemaPath, ...(issue.path as Path)])),
+        unknownKeyError(
+          key,
+          path,
+          objectKeysAt(schema, [...schemaPath, ...(issue.path as Path)], input),
+        ),
       );
     case "invalid_type":
       if (input === undefined) {
@@ -229,6 +233,7 @@ function dropMissingKeysWithSuggestion(errors: TweedieError[]): TweedieError[] {
 
 interface SchemaDef {
   type: string;
+  values?: unknown[];
   shape?: Record<string, z.ZodType>;
   innerType?: z.ZodType;
   in?: z.ZodType;
@@ -275,11 +280,31 @@ function schemasAt(schema: z.ZodType, path: readonly (string | number)[]): z.Zod
 }
 
 /** Returns the keys an object at `path` may have, sorted. */
-export function objectKeysAt(schema: z.ZodType, path: readonly (string | number)[]): string[] {
+export function objectKeysAt(
+  schema: z.ZodType,
+  path: readonly (string | number)[],
+  input?: unknown,
+): string[] {
   const keys = new Set<string>();
-  for (const found of schemasAt(schema, path)) {
+  const candidates = schemasAt(schema, path);
+  // Of a discriminated union, only the branches whose literal fields (such as `kind`)
+  // match the input apply. Without a match, every branch's keys are listed.
+  const matching = candidates.filter((found) => literalsMatch(found, input));
+  for (const found of matching.length > 0 ? matching : candidates) {
     const def = defOf(found);
     if (def.type === "object") for (const key of Object.keys(def.shape ?? {})) keys.add(key);
   }
   return [...keys].sort();
+}
+
+/** Tells whether every literal field of an object schema equals the input's value there. */
+function literalsMatch(schema: z.ZodType, input: unknown): boolean {
+  if (input === null || typeof input !== "object") return false;
+  const def = defOf(schema);
+  if (def.type !== "object") return false;
+  return Object.entries(def.shape ?? {}).every(([key, field]) => {
+    const fieldDef = defOf(field);
+    if (fieldDef.type !== "literal") return true;
+    return (fieldDef.values ?? []).includes((input as Record<string, unknown>)[key]);
+  });
 }

@@ -61,6 +61,15 @@ export interface TweedieConfig {
 
 const EMBEDDED_PREFIX = "embedded:";
 
+/**
+ * Labels a solver entry by its preset, prefixed with the solver name unless the preset
+ * name already starts with it (`dps` + `dps-fashion` is `dps-fashion`, not `dps-dps-fashion`).
+ */
+export function defaultSolverLabel(name: string, preset: string | undefined): string {
+  if (preset === undefined) return name;
+  return preset.startsWith(`${name}-`) ? preset : `${name}-${preset}`;
+}
+
 /** Applies cross-field rules and defaults; returns the config or the list of problems. */
 export function resolveConfig(
   parsed: ParsedConfig,
@@ -122,7 +131,7 @@ export function resolveConfig(
     return {
       index,
       name: entry.name,
-      label: entry.label ?? (entry.preset ? `${entry.name}-${entry.preset}` : entry.name),
+      label: entry.label ?? defaultSolverLabel(entry.name, entry.preset),
       preset: entry.preset,
       params: entry.params as JsonObject,
       sweep: entry.sweep,

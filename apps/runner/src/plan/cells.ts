@@ -153,6 +153,7 @@ export function planCells(input: PlanInput): Plan {
     }
   }
   reportUnused(tasks, variants, used, errors);
+  reportCoincidingCells(cells, variants, errors);
   if (errors.length > 0) throw new ConfigError(dedupeByMessage(errors));
   cells.sort((a, b) => compareCodeUnits(a.id, b.id));
   return { cells, variants, skipped: dedupeSkipped(skipped) };
@@ -344,6 +345,56 @@ function reportUnused(
         received: variant.name,
       }),
     );
+  }
+}
+
+/**
+ * Rejects two configured tasks, or two solver entries, that yield the same cell: same item,
+ * task definition, solver parameters and seed. Such cells share one id and one record, so
+ * one row of the leaderboard would silently take the other's results.
+ */
+function reportCoincidingCells(
+  cells: readonly Cell[],
+  variants: readonly SolverVariant[],
+  errors: TweedieError[],
+): void {
+  const first = new Map<string, Cell>();
+  const reported = new Set<string>();
+  for (const cell of cells) {
+    const earlier = first.get(cell.id);
+    if (earlier === undefined) {
+      first.set(cell.id, cell);
+      continue;
+    }
+    const pair = `${earlier.task.name}\u0000${earlier.solver.label}\u0000${cell.task.name}\u0000${cell.solver.label}`;
+    if (reported.has(pair)) continue;
+    reported.add(pair);
+    if (earlier.task.name !== cell.task.name) {
+      errors.push(
+        new TweedieError(
+          `tasks ${earlier.task.name} and ${cell.task.name} define the same cells for solver ${cell.solver.label} on dataset ${cell.dataset.name}, so one task's results would stand in for the other's`,
+          {
+            code: "invalid_value",
+            path: ["tasks", cell.task.name],
+            expected: "tasks that differ in operator, noise or prompt (or one task)",
+            received: earlier.task.name,
+          },
+        ),
+      );
+    } else {
+      const entry = variants.find((variant) => variant.label === cell.solver.label)?.entry;
+      errors.push(
+        new TweedieError(
+          `solver entries ${earlier.solver.label} and ${cell.solver.label} resolve to the same solver, version and parameters, so their cells coincide`,
+          {
+            code: "invalid_value",
+            path: entry === undefined ? ["solvers"] : ["solvers", entry],
+            expected: "solver entries that differ in their effective parameters (or one entry)",
+            received: earlier.solver.label,
+          },
+        ),
+      );
+    }
   }
 }
 
