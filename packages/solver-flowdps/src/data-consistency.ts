@@ -57,6 +57,7 @@ export function dataGradient(
   projection: Projection,
   x: Tensor,
   y: Tensor,
+  projectedY: Tensor = projectMeasurement(op, projection, y),
 ): { gradient: Tensor; residualNorm: number } {
   if (projection === "tikhonov") {
     throw new TweedieError("projection tikhonov applies to the preconditioned inner step only", {
@@ -70,12 +71,11 @@ export function dataGradient(
   let gradient: Tensor;
   const ax = op.forward(x);
   if (projection === "pinv") {
-    const pinv = op.pseudoInverse!.bind(op);
-    residual = sub(pinv(y), pinv(ax));
+    residual = sub(projectedY, op.pseudoInverse!(ax));
     gradient = residual;
   } else if (projection === "adjoint") {
     const adjoint = op.adjoint!.bind(op);
-    residual = sub(adjoint(y), adjoint(ax));
+    residual = sub(projectedY, adjoint(ax));
     gradient = adjoint(op.forward(residual));
   } else {
     residual = sub(y, ax);
@@ -89,6 +89,17 @@ export function dataGradient(
   const residualNorm = norm(residual);
   if (residualNorm === 0) return { gradient: Tensor.zeros(gradient.shape), residualNorm };
   return { gradient: scale(gradient, -1 / residualNorm), residualNorm };
+}
+
+/**
+ * Returns P(y), the measurement as the data gradient compares it: A^+ y for pinv, A^T y
+ * for adjoint, y itself otherwise. It depends only on y, so a solve computes it once
+ * instead of in every inner step.
+ */
+export function projectMeasurement(op: Operator, projection: Projection, y: Tensor): Tensor {
+  if (projection === "pinv") return op.pseudoInverse!(y);
+  if (projection === "adjoint") return op.adjoint!(y);
+  return y;
 }
 
 function missingVjp(op: Operator): never {

@@ -25,6 +25,7 @@ import {
   type Preconditioner,
   type Projection,
   preconditionedDirection,
+  projectMeasurement,
   projectOntoMeasurements,
   proximalDataStep,
   resolveProjection,
@@ -64,6 +65,7 @@ export class FlowDpsSolver implements Solver {
     const times = flowTimes(schedule, this.params);
     const conditioning = await resolveConditioning(p, this.params.cfgScale);
     const latentMode = resolveLatentMode(p.denoiser, this.params);
+    const projectedY = projectMeasurement(p.operator, projection, p.y);
     const nfeBefore = p.denoiser.nfe;
 
     const samples: Tensor[] = [];
@@ -73,7 +75,16 @@ export class FlowDpsSolver implements Solver {
         await this.sampleOne(
           p,
           sampleRng,
-          { schedule, times, conditioning, projection, preconditioner, latentMode, sample: s },
+          {
+            schedule,
+            times,
+            conditioning,
+            projection,
+            projectedY,
+            preconditioner,
+            latentMode,
+            sample: s,
+          },
           options,
         ),
       );
@@ -183,17 +194,17 @@ export class FlowDpsSolver implements Solver {
         const stepped = axpby(1, image, this.params.learningRate, direction);
         u = ctx.latentMode === "pixel" ? stepped : await p.denoiser.model.encode!(stepped);
       } else if (ctx.latentMode === "pixel") {
-        const { gradient } = dataGradient(p.operator, ctx.projection, u, p.y);
+        const { gradient } = dataGradient(p.operator, ctx.projection, u, p.y, ctx.projectedY);
         u = axpby(1, u, -this.params.stepSize, gradient);
       } else if (ctx.latentMode === "decoder-vjp") {
         const image = await decode(p.denoiser, u);
-        const { gradient } = dataGradient(p.operator, ctx.projection, image, p.y);
+        const { gradient } = dataGradient(p.operator, ctx.projection, image, p.y, ctx.projectedY);
         const latentGradient = await p.denoiser.model.decodeVjp!(u, gradient);
         u = axpby(1, u, -this.params.stepSize, latentGradient);
       } else {
         // pixel-reencode: one pixel-space step on the decoded image, then back to the latent.
         const image = await decode(p.denoiser, u);
-        const { gradient } = dataGradient(p.operator, ctx.projection, image, p.y);
+        const { gradient } = dataGradient(p.operator, ctx.projection, image, p.y, ctx.projectedY);
         u = await p.denoiser.model.encode!(axpby(1, image, -this.params.stepSize, gradient));
       }
     }
@@ -220,6 +231,8 @@ interface SampleContext {
   times: TimePoint[];
   conditioning: GuidanceSetup;
   projection: Projection;
+  /** P(y) for the official norm step, computed once per solve. */
+  projectedY: Tensor;
   /** Set for the preconditioned inner step; undefined for the official norm step. */
   preconditioner: Preconditioner | undefined;
   latentMode: "pixel" | "decoder-vjp" | "pixel-reencode";
