@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
-import { renderError } from "@tweedie/core";
+import { renderError, TweedieError } from "@tweedie/core";
 import { noiseSpecSchema, operatorSpecSchema } from "@tweedie/operators";
 import { ConfigError } from "../config/issues.js";
 import { loadConfigFile } from "../config/load.js";
@@ -23,7 +23,12 @@ import { modelDir } from "./models.js";
 import { type PoolKind, SlotPool, WorkerCrash } from "./pool.js";
 import { type LogFormat, Progress } from "./progress.js";
 import { probeThreadSafety } from "./thread-probe.js";
-import { readLabelPrompts, readScheduleSteps, runnerVersions } from "./versions.js";
+import {
+  readLabelPrompts,
+  readPixelChannels,
+  readScheduleSteps,
+  runnerVersions,
+} from "./versions.js";
 
 export interface RunOptions {
   config: TweedieConfig;
@@ -80,6 +85,8 @@ export async function planRun(
       datasetModels.set(dataset.modelRef.ref, await identity(dataset.modelRef));
   }
   const model = datasetModels.get(config.datasets[0].modelRef.ref)!;
+  const channelErrors = await checkDatasetChannels(config);
+  if (channelErrors.length > 0) throw new ConfigError(channelErrors);
   const plan = planCells({
     config,
     manifests,
@@ -104,6 +111,36 @@ export async function planRun(
     shard,
     planHash: hashCanonical(plan.cells.map((cell) => cell.id)),
   };
+}
+
+/** Channels of the images a dataset kind yields: the digit and fashion arrays are grey, image files are read as RGB. */
+function datasetChannels(kind: TweedieConfig["datasets"][number]["kind"]): number {
+  return kind === "digits" || kind === "fashion" ? 1 : 3;
+}
+
+/**
+ * Checks each dataset's image channels against its pixel-space model before any cell
+ * runs, because a mismatch would otherwise fail every cell of the dataset one by one.
+ */
+async function checkDatasetChannels(config: TweedieConfig): Promise<TweedieError[]> {
+  const errors: TweedieError[] = [];
+  for (const [index, dataset] of config.datasets.entries()) {
+    const modelChannels = await readPixelChannels(modelDir(dataset.modelRef));
+    const channels = datasetChannels(dataset.kind);
+    if (modelChannels === null || modelChannels === channels) continue;
+    errors.push(
+      new TweedieError(
+        `dataset ${dataset.name} has ${channels}-channel images, but model ${dataset.modelRef.ref} takes ${modelChannels} channels`,
+        {
+          code: "invalid_value",
+          path: ["datasets", index, "model"],
+          expected: `a model with ${channels}-channel input (${channels === 1 ? "embedded:digits or embedded:fashion" : "embedded:patches"}, or a model package folder)`,
+          received: dataset.modelRef.ref,
+        },
+      ),
+    );
+  }
+  return errors;
 }
 
 export function workerModule(): string {

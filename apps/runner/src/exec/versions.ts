@@ -45,6 +45,24 @@ export async function readScheduleSteps(dir: string): Promise<number | null> {
 }
 
 /**
+ * Image channels a pixel-space model package takes, from its manifest. Null for latent
+ * models (their decoder fixes the image channels) and for layouts without
+ * tweedie-model.json.
+ */
+export async function readPixelChannels(dir: string): Promise<number | null> {
+  try {
+    const manifest = JSON.parse(await readFile(join(dir, "tweedie-model.json"), "utf8")) as {
+      space?: string;
+      channels?: number;
+    };
+    if (manifest.space !== "pixel" || typeof manifest.channels !== "number") return null;
+    return manifest.channels;
+  } catch {
+    return null;
+  }
+}
+
+/**
  * Prompts a label-conditioned model package accepts: the keys of its manifest's prompt
  * table and the empty prompt. Null for any other package (unconditional, text-conditioned,
  * or a layout without tweedie-model.json), whose prompts the model itself checks.

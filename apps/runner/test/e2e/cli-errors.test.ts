@@ -24,6 +24,22 @@ describe("CLI errors", () => {
     expect(lines[1]).toContain('did you mean "flowdps"?');
   });
 
+  it("reject a model whose channels differ from the dataset's", async () => {
+    const dir = await tempDir("cli-errors-channels");
+    const text = digitsConfig(join(dir, "out")).replace(
+      "model: embedded:digits",
+      "model: embedded:patches",
+    );
+    const config = await writeConfig(dir, text);
+    const result = await runCli(["run", config, "--dry-run"]);
+    expect(result.code).toBe(2);
+    const lines = result.stderr.split("\n");
+    expect(lines[0]).toBe(`tweedie run: ${config}: invalid config, 1 problem`);
+    expect(lines[1]).toContain(
+      "datasets[0].model: dataset digits has 1-channel images, but model embedded:patches takes 3 channels",
+    );
+  });
+
   it("check options in a dry run too", async () => {
     const dir = await tempDir("cli-errors-dry-run");
     const config = await writeConfig(dir, digitsConfig(join(dir, "out")));
