@@ -1,5 +1,12 @@
+import { existsSync } from "node:fs";
 import { TweedieError } from "@tweedie/core";
-import { readImage, score } from "@tweedie/eval";
+import {
+  FEATURE_MODELS_ENV,
+  FeatureModels,
+  readImage,
+  score,
+  scoreWithNetworks,
+} from "@tweedie/eval";
 import { type Command, EXIT_OK } from "../cli/command.js";
 import { readTensor } from "./specs.js";
 
@@ -31,6 +38,12 @@ export const scoreCommand: Command = {
         "Edit mask image (white = edited region), for the pie-compat and clean background metrics.",
     },
     {
+      name: "feature-models",
+      type: "string",
+      valueName: "DIR",
+      description: `Folder of ONNX feature models with their manifests, for LPIPS and the DINO structure distance. Default: the ${FEATURE_MODELS_ENV} environment variable. Without a folder, these metrics are reported as unavailable.`,
+    },
+    {
       name: "crop",
       type: "string",
       valueName: "PIXELS",
@@ -48,11 +61,11 @@ export const scoreCommand: Command = {
     }
     const [reference, output] = await Promise.all(positionals.map((path) => readTensor(path)));
     const mask = values.mask ? await readImage(values.mask as string) : undefined;
-    const record = score(reference.x, output.x, {
+    const options = {
       profile: ((values.profile as string | undefined) ?? "canonical") as Parameters<
         typeof score
       >[2]["profile"],
-      range: [-1, 1],
+      range: [-1, 1] as [number, number],
       ...(values.metrics
         ? { metrics: (values.metrics as string).split(",").map((name) => name.trim()) }
         : {}),
@@ -65,7 +78,27 @@ export const scoreCommand: Command = {
           }
         : {}),
       borderCrop: Number(values.crop ?? 0),
-    });
+    };
+    const featureModelsDir =
+      (values["feature-models"] as string | undefined) ?? ctx.env[FEATURE_MODELS_ENV];
+    let record: ReturnType<typeof score>;
+    if (featureModelsDir) {
+      if (!existsSync(featureModelsDir)) {
+        throw new TweedieError("feature model folder not found", {
+          code: "not_found",
+          path: [values["feature-models"] ? "--feature-models" : FEATURE_MODELS_ENV],
+          received: featureModelsDir,
+        });
+      }
+      const featureModels = new FeatureModels({ featureModelsDir });
+      try {
+        record = await scoreWithNetworks(reference.x, output.x, { ...options, featureModels });
+      } finally {
+        await featureModels.close();
+      }
+    } else {
+      record = score(reference.x, output.x, options);
+    }
     ctx.stdout(JSON.stringify(record, null, 2));
     return EXIT_OK;
   },

@@ -158,6 +158,6 @@ export function placeholderReason(spec: NetworkMetricSpec): string {
   const models = spec.textModel ? `${spec.featureModel} and ${spec.textModel}` : spec.featureModel;
   return (
     `${spec.name} (${spec.backbone}) needs the ONNX feature model ${models}; ` +
-    "score with scoreWithNetworks and a feature model folder (featureModelsDir or TWEEDIE_FEATURE_MODELS)"
+    "give a feature model folder (tweedie score --feature-models DIR, the TWEEDIE_FEATURE_MODELS environment variable, or featureModelsDir with scoreWithNetworks)"
   );
 }
