@@ -3,6 +3,7 @@ import { type Command, EXIT_CELLS_FAILED, EXIT_OK } from "../cli/command.js";
 import { ConfigError } from "../config/issues.js";
 import { loadConfigFile } from "../config/load.js";
 import type { TweedieConfig } from "../config/resolve.js";
+import { planWorkerSlots, type WorkerSlot } from "../exec/devices.js";
 import type { LogFormat } from "../exec/progress.js";
 import { dryRunLines, executeRun, planRun } from "../exec/run.js";
 import { formatLocation, parseLocation, type StoreLocation } from "../store/location.js";
@@ -119,8 +120,12 @@ export const runCommand: Command = {
     // Option errors come before the dry run, so a dry run also validates the command line.
     const workers = parseWorkers(values.workers as string | undefined);
     const logFormat = parseLogFormat(values["log-format"] as string | undefined);
+    const device = (values.device as string | undefined) ?? "cpu";
     if (values["dry-run"]) {
+      // Checks --device and its worker count as a run would, without opening a session.
+      const slots = planWorkerSlots(device, workers);
       for (const line of await dryRunLines(planned, planned.shard.count, ctx.env)) ctx.stdout(line);
+      ctx.stdout(`workers: ${describeSlots(slots)}`);
       return EXIT_OK;
     }
     const removeHint = onInterruptPrintResumeHint("run", config.output.location, ctx);
@@ -128,7 +133,7 @@ export const runCommand: Command = {
       config,
       shard: values.shard as string | undefined,
       workers,
-      device: (values.device as string | undefined) ?? "cpu",
+      device,
       dryRun: false,
       logFormat,
       env: ctx.env,
@@ -145,6 +150,15 @@ export const runCommand: Command = {
     return summary.failed.length > 0 ? EXIT_CELLS_FAILED : EXIT_OK;
   },
 };
+
+/** Describes worker slots for a dry run: "2 on cpu, 1 intra-op thread each" or "2 on cuda:0, cuda:1". */
+function describeSlots(slots: readonly WorkerSlot[]): string {
+  if (slots.every((slot) => slot.device === "cpu")) {
+    const threads = slots[0]?.intraOpThreads ?? 1;
+    return `${slots.length} on cpu, ${threads} intra-op thread${threads === 1 ? "" : "s"} each`;
+  }
+  return `${slots.length} on ${slots.map((slot) => slot.device).join(", ")}`;
+}
 
 /**
  * Prints how to resume when SIGINT or SIGTERM stops a run, then lets the signal end the

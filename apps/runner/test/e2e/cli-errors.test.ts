@@ -46,6 +46,12 @@ describe("CLI errors", () => {
     const result = await runCli(["run", config, "--dry-run", "--workers", "0"]);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain("--workers: invalid worker count");
+    const device = await runCli(["run", config, "--dry-run", "--device", "gpu0"]);
+    expect(device.code).toBe(2);
+    expect(device.stderr).toContain("--device: invalid device");
+    const slots = await runCli(["run", config, "--dry-run", "--device", "cuda:0,1"]);
+    expect(slots.code).toBe(0);
+    expect(slots.stdout).toContain("workers: 2 on cuda:0, cuda:1");
   });
 
   it("report a missing config file as not found", async () => {
