@@ -103,7 +103,7 @@ export const flowDpsPresets: Record<string, Preset<FlowDpsParams>> = {
       cfgScale: 1,
     },
     source:
-      "Tweedie calibration on the embedded patch prior, held-out 128x128 photos, sigmaY 0.05, Gaussian blur 61 taps sigma 3: one inner step preconditioned by the Tikhonov inverse (lambda 1e-2) with learning rate 1, the proximal step (3 steps with rate 0.5 score the same at three times the cost; A^T / ||A||^2 scores 1 dB less). Two photos, one sample: 23.53 dB (mean of 4: 24.26) against 22.29 for the blurry y and 23.77 for Tikhonov, consistency 1.08-1.18",
+      "Tweedie calibration on the embedded patch prior, held-out 128x128 photos, sigmaY 0.05, Gaussian blur 61 taps sigma 3: one inner step preconditioned by the Tikhonov inverse (lambda 1e-2) with learning rate 1, the proximal step (3 steps with rate 0.5 score the same at three times the cost; A^T / ||A||^2 scores 1 dB less). Two photos, one sample: 23.53 dB (mean of 4: 24.26) against 22.29 for the blurry y and 24.00 for Tikhonov, consistency 1.08-1.18",
   },
   "flowdps-embedded-proximal": {
     params: {

@@ -44,29 +44,82 @@ function requireLinear(
   return op as Required<Pick<Operator, "adjoint">> & Operator;
 }
 
-/** Solves (A^T A + lambda I) x = A^T y by conjugate gradient, item by item. */
+/** The image Tikhonov regularisation shrinks the solution towards. */
+export type TikhonovCentre = "constant" | "zero";
+
+/**
+ * Solves min ||y - A x||^2 + lambda ||x - m||^2 by conjugate gradient, item by item. With
+ * `centre` "zero", m = 0 (mid-grey on [-1, 1]), the textbook form (A^T A + lambda I)^-1 A^T y.
+ * With "constant", m is the constant image per channel whose A m fits y best in least
+ * squares (for a blur, the mean of y). Pixels the data barely determine, such as the edge
+ * pixels of a blur with mirror boundaries, then fall back to the image's own level
+ * instead of mid-grey, which otherwise draws a light or dark frame.
+ */
 export function tikhonov(
   op: Operator,
   y: Tensor,
   shape: readonly number[],
   lambda: number,
   maxIterations: number,
+  centre: TikhonovCentre = "zero",
 ): Tensor {
   const linear = requireLinear(op, "tikhonov");
   const outputs: Tensor[] = [];
   for (let n = 0; n < y.batch; n++) {
-    const rhs = linear.adjoint(y.item(n));
+    const item = y.item(n);
+    const prior = centre === "constant" ? constantFit(linear, item, shape) : undefined;
+    const residual = prior ? subtract(item, linear.forward(prior)) : item;
+    const rhs = linear.adjoint(residual);
     const apply = (x: Tensor): Tensor => {
       const ata = linear.adjoint(linear.forward(x));
       const out = new Float32Array(x.size);
       for (let i = 0; i < out.length; i++) out[i] = ata.data[i] + lambda * x.data[i];
       return new Tensor(out, x.shape);
     };
-    outputs.push(
-      conjugateGradient(apply, rhs, Tensor.zeros(rhs.shape), { maxIterations, tolerance: 1e-6 }).x,
-    );
+    const update = conjugateGradient(apply, rhs, Tensor.zeros(rhs.shape), {
+      maxIterations,
+      tolerance: 1e-6,
+    }).x;
+    outputs.push(prior ? add(prior, update) : update);
   }
   return stack(outputs, shape);
+}
+
+/**
+ * Returns the image that is constant c_k on each channel k with c_k = <A 1_k, y> / ||A 1_k||^2,
+ * where 1_k is one on channel k and zero elsewhere: the least-squares constant fit of y.
+ */
+function constantFit(op: Operator, y: Tensor, shape: readonly number[]): Tensor {
+  const [channels, height, width] = shape.slice(-3);
+  const plane = height * width;
+  const out = new Float32Array(channels * plane);
+  for (let k = 0; k < channels; k++) {
+    const indicator = new Float32Array(channels * plane);
+    indicator.fill(1, k * plane, (k + 1) * plane);
+    const response = op.forward(new Tensor(indicator, [1, channels, height, width]));
+    let dot = 0;
+    let energy = 0;
+    for (let i = 0; i < response.size; i++) {
+      dot += response.data[i] * y.data[i];
+      energy += response.data[i] * response.data[i];
+    }
+    out.fill(energy > 0 ? dot / energy : 0, k * plane, (k + 1) * plane);
+  }
+  return new Tensor(out, [1, channels, height, width]);
+}
+
+function subtract(a: Tensor, b: Tensor): Tensor {
+  return new Tensor(
+    Float32Array.from(a.data, (v, i) => v - b.data[i]),
+    a.shape,
+  );
+}
+
+function add(a: Tensor, b: Tensor): Tensor {
+  return new Tensor(
+    Float32Array.from(a.data, (v, i) => v + b.data[i]),
+    a.shape,
+  );
 }
 
 function stack(items: readonly Tensor[], shape: readonly number[]): Tensor {
@@ -83,6 +136,11 @@ const pseudoInverseParams = z
     /** Tikhonov weight used when the operator has no closed-form pseudo-inverse. */
     lambda: z.number().positive().default(1e-2),
     maxIterations: z.number().int().positive().default(100),
+    /**
+     * The image the Tikhonov solution shrinks towards: "constant", the least-squares
+     * constant image per channel, or "zero", mid-grey (the textbook form).
+     */
+    centre: z.enum(["constant", "zero"]).default("constant"),
   })
   .strict();
 
@@ -90,7 +148,7 @@ export const pseudoInversePlugin: SolverPlugin<z.infer<typeof pseudoInverseParam
   name: "pseudo-inverse",
   version: "1.0.0",
   description:
-    "A^+ y: the operator's closed-form pseudo-inverse (least squares for SR), else Tikhonov (A^T A + lambda I)^-1 A^T y by conjugate gradient (deblur).",
+    "A^+ y: the operator's closed-form pseudo-inverse (least squares for SR), else Tikhonov min ||y - A x||^2 + lambda ||x - m||^2 by conjugate gradient (deblur), m the least-squares constant image per channel unless centre is zero.",
   tasks: ["restoration"],
   paramsSchema: pseudoInverseParams,
   presets: {},
@@ -102,8 +160,10 @@ export const pseudoInversePlugin: SolverPlugin<z.infer<typeof pseudoInverseParam
         const closedForm = p.operator.pseudoInverse;
         const x = closedForm
           ? closedForm.call(p.operator, p.y)
-          : tikhonov(p.operator, p.y, p.shape, params.lambda, params.maxIterations);
-        const mode = closedForm ? "closed-form" : `tikhonov(lambda=${params.lambda})`;
+          : tikhonov(p.operator, p.y, p.shape, params.lambda, params.maxIterations, params.centre);
+        const mode = closedForm
+          ? "closed-form"
+          : `tikhonov(lambda=${params.lambda}, centre=${params.centre})`;
         return { x: clamp(x), nfe: 0, steps: 0, diagnostics: { mode } };
       },
     };
