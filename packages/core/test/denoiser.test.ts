@@ -212,6 +212,27 @@ describe("Denoiser on an exact Gaussian prior", () => {
     const viaMode = await denoiser.x0HatVjp(xt, t, label(1), v);
     expect(relativeError(viaMode, expected)).toBeLessThan(1e-4);
   });
+
+  it("scales the finite-difference probe per batch item", async () => {
+    const model = new GaussianModel("x0", specs["vp-linear"], mus, scales, { hasVjp: false });
+    const denoiser = new Denoiser(model);
+    const t = 0.5;
+    const xt = createRng(44).split("xt").normalTensor(shape);
+    // Item 1's direction is 10^4 times longer, so a batch-wide rms would shrink item 0's probe.
+    const v = createRng(44).split("v").normalTensor(shape);
+    const perItem = v.size / v.batch;
+    for (let i = perItem; i < v.size; i++) v.data[i] *= 1e4;
+    const batched = await denoiser.jvpFiniteDifference(xt, t, label(1), v);
+    for (let n = 0; n < shape[0]; n++) {
+      const alone = await denoiser.jvpFiniteDifference(
+        xt.item(n),
+        t,
+        { ...label(1), labels: new Int32Array([1]) },
+        v.item(n),
+      );
+      expect(Array.from(batched.item(n).data)).toEqual(Array.from(alone.data));
+    }
+  });
 });
 
 describe("classifier-free guidance", () => {
