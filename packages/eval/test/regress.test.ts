@@ -204,6 +204,46 @@ describe("compareLeaderboards", () => {
     ).toThrow("tolerance absolute for psnr must be a finite number >= 0");
   });
 
+  it("fails a row with fewer done cells", () => {
+    const fewer = (rows: number, failedRows: number) =>
+      board(baseline.groups.map((g, index) => (index === 0 ? { ...g, rows, failedRows } : g)));
+    const missing = compareLeaderboards(baseline, fewer(9, 0));
+    expect(missing.passed).toBe(false);
+    expect(missing.fewerRows.map((entry) => [entry.group.solver, entry.reason])).toEqual([
+      ["dps", "9 done cells against the baseline's 10 (0 failed, 1 missing)"],
+    ]);
+    const failed = compareLeaderboards(baseline, fewer(10, 2));
+    expect(failed.fewerRows[0].reason).toBe(
+      "8 done cells against the baseline's 10 (2 failed, 0 missing)",
+    );
+    // More done cells than the baseline is not a failure.
+    expect(compareLeaderboards(fewer(9, 0), baseline).passed).toBe(true);
+  });
+
+  it("fails when a dataset's content changed", () => {
+    const withData = (hashes: string[]) => ({ ...baseline, datasets: { ffhq: hashes } });
+    const same = compareLeaderboards(withData(["a", "b"]), withData(["b", "a"]));
+    expect(same.passed).toBe(true);
+    const changed = compareLeaderboards(withData(["a"]), withData(["c"]));
+    expect(changed.passed).toBe(false);
+    expect(changed.dataChanges).toEqual([{ dataset: "ffhq", baseline: ["a"], current: ["c"] }]);
+    expect(regressionToMarkdown(changed)).toContain(
+      "- ffhq: content hash a in the baseline, c now",
+    );
+    // A leaderboard written before datasets were recorded cannot show a change.
+    expect(compareLeaderboards(baseline, withData(["c"])).dataChanges).toEqual([]);
+  });
+
+  it("rejects a tolerance for an unknown metric", () => {
+    expect(() =>
+      compareLeaderboards(baseline, baseline, { metrics: { psrn: { absolute: 0.1 } } }),
+    ).toThrow("tolerance for unknown metric psrn");
+    expect(
+      compareLeaderboards(baseline, baseline, { metrics: { "psnr@canonical": { absolute: 0.1 } } })
+        .passed,
+    ).toBe(true);
+  });
+
   it("renders a Markdown summary", () => {
     const current = board([
       group("dps", 1, { "psnr@canonical": summary(26), "mse@canonical": summary(0.002) }),

@@ -81,11 +81,22 @@ export const regressCommand: Command = {
     }
     const baseline = await leaderboardAt(values.baseline as string, ctx);
     const current = await leaderboardAt(values.current as string, ctx);
-    const report = compareLeaderboards(
-      baseline,
-      current,
-      parseTolerances((values.tolerance as string[] | undefined) ?? []),
-    );
+    const tolerances = parseTolerances((values.tolerance as string[] | undefined) ?? []);
+    let report: ReturnType<typeof compareLeaderboards>;
+    try {
+      report = compareLeaderboards(baseline, current, tolerances);
+    } catch (error) {
+      // The library names its `tolerances` argument; here the values came from --tolerance.
+      if (error instanceof TweedieError && error.path[0] === "tolerances") {
+        throw new TweedieError(error.message, {
+          code: error.code,
+          path: ["--tolerance"],
+          expected: error.expected,
+          received: error.received,
+        });
+      }
+      throw error;
+    }
     ctx.stdout(regressionToMarkdown(report));
     if (values.output) {
       const { writeFile } = await import("node:fs/promises");

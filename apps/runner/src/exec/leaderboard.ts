@@ -5,7 +5,7 @@ import {
   type MetricResult,
   type ResultRow,
 } from "@tweedie/eval";
-import { canonicalJson, sha256Hex } from "../plan/index.js";
+import { canonicalJson, compareCodeUnits, sha256Hex } from "../plan/canonical.js";
 import type { CellRecord } from "../store/record.js";
 
 /** Converts one stored cell record into a leaderboard row. */
@@ -45,6 +45,7 @@ export function leaderboardOf(
   options: { compact?: boolean } = {},
 ): Leaderboard {
   const rows = disambiguateTasks(records, records.map(recordToRow));
+  const datasets = datasetHashes(records);
   if (options.compact) {
     const paramsBySolver = new Map<string, Set<string>>();
     for (const row of rows) {
@@ -53,9 +54,26 @@ export function leaderboardOf(
       paramsBySolver.set(row.solver, set);
     }
     if ([...paramsBySolver.values()].every((set) => set.size === 1))
-      return aggregate(rows, ["dataset", "task", "solver"]);
+      return { ...aggregate(rows, ["dataset", "task", "solver"]), datasets };
   }
-  return aggregate(rows);
+  return { ...aggregate(rows), datasets };
+}
+
+/** Collects each dataset name's manifest hashes (sorted), so `regress` can see changed data. */
+function datasetHashes(records: readonly CellRecord[]): Record<string, string[]> {
+  const byName = new Map<string, Set<string>>();
+  for (const record of records) {
+    const dataset = (record as { dataset?: { name?: string; manifestHash?: string } }).dataset;
+    if (dataset?.name === undefined || dataset.manifestHash === undefined) continue;
+    const set = byName.get(dataset.name) ?? new Set<string>();
+    set.add(dataset.manifestHash);
+    byName.set(dataset.name, set);
+  }
+  return Object.fromEntries(
+    [...byName.entries()]
+      .sort(([a], [b]) => compareCodeUnits(a, b))
+      .map(([name, set]) => [name, [...set].sort()]),
+  );
 }
 
 /**

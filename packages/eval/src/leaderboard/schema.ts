@@ -81,6 +81,12 @@ export const leaderboardSchema = z.object({
   groupBy: z.array(z.enum(GROUP_FIELDS)),
   columns: z.array(columnSchema),
   groups: z.array(groupSchema),
+  /**
+   * The content hashes of the data behind each dataset name (a run's dataset manifest
+   * hashes, sorted), so a regression check can tell a change of data from a regression.
+   * Absent in leaderboards written before it existed.
+   */
+  datasets: z.record(z.string(), z.array(z.string())).optional(),
 });
 
 export type Summary = z.infer<typeof summarySchema>;

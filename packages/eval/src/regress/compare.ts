@@ -64,8 +64,19 @@ export interface ConventionChange {
   readonly current: LeaderboardColumn["conventions"];
 }
 
+/** A dataset whose data differs between the two leaderboards. */
+export interface DataChange {
+  readonly dataset: string;
+  /** Dataset manifest hashes on each side, sorted. */
+  readonly baseline: readonly string[];
+  readonly current: readonly string[];
+}
+
 export interface RegressionReport {
-  /** True when nothing dropped, nothing of the baseline is missing or lost, and no conventions changed. */
+  /**
+   * True when nothing dropped, nothing of the baseline is missing or lost, no row has
+   * fewer done cells, no data and no conventions changed.
+   */
   readonly passed: boolean;
   readonly drops: readonly Comparison[];
   readonly improvements: readonly Comparison[];
@@ -78,6 +89,13 @@ export interface RegressionReport {
   readonly lostValues: readonly MissingEntry[];
   /** Columns whose conventions differ, so their values are not compared (fails). */
   readonly conventionChanges: readonly ConventionChange[];
+  /**
+   * Rows with fewer done cells than the baseline's (cells missing or failed), whose means
+   * then cover fewer images than the baseline's (fails).
+   */
+  readonly fewerRows: readonly MissingEntry[];
+  /** Datasets whose content hashes differ, so their rows compare different images (fails). */
+  readonly dataChanges: readonly DataChange[];
 }
 
 /**
@@ -92,6 +110,7 @@ export function compareLeaderboards(
 ): RegressionReport {
   checkGroupBy(baseline, current);
   checkTolerances(tolerances);
+  checkToleranceNames(tolerances, [...baseline.columns, ...current.columns]);
   const baseColumns = new Map(baseline.columns.map((c) => [c.key, c]));
   const currentColumns = new Map(current.columns.map((c) => [c.key, c]));
   const conventionChanges = changedConventions(baseColumns, currentColumns);
@@ -103,6 +122,7 @@ export function compareLeaderboards(
   const missingInCurrent: MissingEntry[] = [];
   const missingInBaseline: MissingEntry[] = [];
   const lostValues: MissingEntry[] = [];
+  const fewerRows: MissingEntry[] = [];
 
   for (const [groupId, base] of baseGroups) {
     const now = currentGroups.get(groupId);
@@ -114,6 +134,16 @@ export function compareLeaderboards(
         reason: "row not in the current leaderboard",
       });
       continue;
+    }
+    const baseDone = base.rows - base.failedRows;
+    const currentDone = now.rows - now.failedRows;
+    if (currentDone < baseDone) {
+      fewerRows.push({
+        group: base.key,
+        groupId,
+        column: null,
+        reason: `${currentDone} done cells against the baseline's ${baseDone} (${now.failedRows} failed, ${Math.max(0, base.rows - now.rows)} missing)`,
+      });
     }
     for (const [column, summary] of Object.entries(base.metrics)) {
       if (changed.has(column)) continue;
@@ -174,12 +204,15 @@ export function compareLeaderboards(
   }
 
   const drops = comparisons.filter((c) => c.status === "drop");
+  const dataChanges = changedData(baseline, current);
   return {
     passed:
       drops.length === 0 &&
       missingInCurrent.length === 0 &&
       lostValues.length === 0 &&
-      conventionChanges.length === 0,
+      conventionChanges.length === 0 &&
+      fewerRows.length === 0 &&
+      dataChanges.length === 0,
     drops,
     improvements: comparisons.filter((c) => c.status === "improved"),
     within: comparisons.filter((c) => c.status === "within"),
@@ -187,7 +220,43 @@ export function compareLeaderboards(
     missingInBaseline,
     lostValues,
     conventionChanges,
+    fewerRows,
+    dataChanges,
   };
+}
+
+/** Lists datasets named on both sides whose content hashes differ; needs both sides to record them. */
+function changedData(baseline: Leaderboard, current: Leaderboard): DataChange[] {
+  if (baseline.datasets === undefined || current.datasets === undefined) return [];
+  const changes: DataChange[] = [];
+  for (const [dataset, hashes] of Object.entries(baseline.datasets)) {
+    const now = current.datasets[dataset];
+    if (now === undefined) continue;
+    const before = [...hashes].sort();
+    const after = [...now].sort();
+    if (before.join(",") !== after.join(",")) {
+      changes.push({ dataset, baseline: before, current: after });
+    }
+  }
+  return changes;
+}
+
+/**
+ * Rejects a tolerance whose name is neither a column key nor a metric of either
+ * leaderboard, because a misspelt name would silently leave that metric at tolerance 0.
+ */
+function checkToleranceNames(tolerances: Tolerances, columns: readonly LeaderboardColumn[]): void {
+  const known = new Set(columns.flatMap((column) => [column.key, column.metric]));
+  for (const name of Object.keys(tolerances.metrics ?? {})) {
+    if (known.has(name)) continue;
+    const metrics = [...new Set(columns.map((column) => column.metric))].sort();
+    throw new TweedieError(`tolerance for unknown metric ${name}`, {
+      code: "invalid_value",
+      path: ["tolerances", name],
+      expected: `a metric or column of the leaderboards: ${metrics.join(", ")}`,
+      received: name,
+    });
+  }
 }
 
 function compare(

@@ -11,7 +11,8 @@ export function regressionToMarkdown(report: RegressionReport): string {
     "",
     `${report.drops.length} drops, ${report.improvements.length} improvements, ` +
       `${report.within.length} within tolerance, ${report.missingInCurrent.length} missing in the current run, ` +
-      `${report.lostValues.length} lost values, ${report.conventionChanges.length} convention changes.`,
+      `${report.lostValues.length} lost values, ${report.fewerRows.length} rows with fewer done cells, ` +
+      `${report.dataChanges.length} data changes, ${report.conventionChanges.length} convention changes.`,
   ];
   if (report.drops.length > 0) {
     lines.push(
@@ -24,6 +25,15 @@ export function regressionToMarkdown(report: RegressionReport): string {
   section(lines, "Missing in the current run", report.missingInCurrent);
   section(lines, "Only in the current run", report.missingInBaseline);
   section(lines, "Values lost", report.lostValues);
+  section(lines, "Fewer done cells", report.fewerRows);
+  if (report.dataChanges.length > 0) {
+    lines.push("", "Data changes (rows compare different images):", "");
+    for (const change of report.dataChanges) {
+      lines.push(
+        `- ${escapeCell(change.dataset)}: content hash ${change.baseline.map(short).join(", ")} in the baseline, ${change.current.map(short).join(", ")} now`,
+      );
+    }
+  }
   if (report.conventionChanges.length > 0) {
     lines.push("", "Convention changes (not compared):", "");
     for (const change of report.conventionChanges) lines.push(`- ${escapeCell(change.column)}`);
@@ -51,6 +61,10 @@ function section(lines: string[], title: string, entries: readonly MissingEntry[
     const where = entry.column === null ? entry.groupId : `${entry.groupId} ${entry.column}`;
     lines.push(`- ${escapeCell(where)}: ${escapeCell(entry.reason)}`);
   }
+}
+
+function short(hash: string): string {
+  return hash.slice(0, 12);
 }
 
 function escapeCell(text: string): string {
