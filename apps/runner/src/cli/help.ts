@@ -1,4 +1,5 @@
 import type { Command } from "./command.js";
+import { EXIT_CODE_HELP } from "./exit-codes.js";
 
 export function usageLine(command: Command): string {
   const words = ["tweedie", ...command.path].join(" ");
@@ -20,10 +21,21 @@ export function commandHelp(command: Command): string {
     const width = Math.max(...rows.map(([flag]) => flag.length)) + 2;
     for (const [flag, text] of rows) lines.push(`  ${flag.padEnd(width)}${text}`);
   }
-  lines.push(
+  const exitCodes = EXIT_CODE_HELP[command.path.join(" ")];
+  if (exitCodes) lines.push("", `Exit codes: ${exitCodes}`);
+  return lines.join("\n");
+}
+
+/** Lists the subcommands of a command group such as `datasets` or `priors`. */
+export function groupHelp(group: string, subcommands: readonly Command[]): string {
+  const lines = [
+    `Usage: tweedie ${group} COMMAND [options]    (tweedie ${group} COMMAND --help for its options)`,
     "",
-    "Exit codes: 0 all cells done, 1 some cells failed (listed), 2 invalid usage or config.",
-  );
+    "Commands:",
+  ];
+  const rows = subcommands.map((command) => [command.path.join(" "), command.summary] as const);
+  const width = Math.max(...rows.map(([name]) => name.length)) + 2;
+  for (const [name, summary] of rows) lines.push(`  ${name.padEnd(width)}${summary}`);
   return lines.join("\n");
 }
 

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { renderError, TweedieError } from "@tweedie/core";
 import { type Command, type CommandContext, EXIT_USAGE, parseArgsConfig } from "./command.js";
-import { commandHelp, generalHelp } from "./help.js";
+import { commandHelp, generalHelp, groupHelp } from "./help.js";
 import { closest } from "./suggest.js";
 
 export function runnerVersion(): string {
@@ -54,6 +54,16 @@ export async function main(
   }
   const command = matchCommand(commands, argv);
   if (!command) {
+    // A group word alone (`tweedie datasets`) or with --help lists the group's commands,
+    // with the same exit codes as a bare `tweedie` and `tweedie --help`.
+    const group = commands.filter(
+      (candidate) => candidate.path.length > 1 && candidate.path[0] === argv[0],
+    );
+    const rest = argv.slice(1);
+    if (group.length > 0 && rest.every((word) => word === "--help" || word === "-h")) {
+      ctx.stdout(groupHelp(argv[0], group));
+      return rest.length === 0 ? EXIT_USAGE : 0;
+    }
     ctx.stderr(unknownCommandMessage(commands, argv));
     return EXIT_USAGE;
   }
