@@ -62,8 +62,14 @@ export const leaderboardCommand: Command = {
       type: "string",
       valueName: "md|csv|json|html",
       description:
-        "Output format: Markdown, CSV, JSON (stable schema) or a self-contained HTML report with image grids.",
+        "Output format: Markdown, CSV, JSON (stable schema) or an HTML report with image grids. The HTML links the images of a folder location by paths relative to the report file (keep both in place, or add --embed-images) and embeds the images of an s3:// location.",
       default: "md",
+    },
+    {
+      name: "embed-images",
+      type: "boolean",
+      description:
+        "With --format html: embed the images of a folder location as data URIs too, so the report needs no other file (it grows by the size of every PNG shown).",
     },
     {
       name: "output",
@@ -88,6 +94,14 @@ export const leaderboardCommand: Command = {
         received: format,
       });
     }
+    if (values["embed-images"] && format !== "html") {
+      throw new TweedieError("valid with --format html only", {
+        code: "invalid_value",
+        path: ["--embed-images"],
+        expected: "--format html",
+        received: `--format ${format}`,
+      });
+    }
     const stores = await openRuns(location, ctx);
     const perStore = await Promise.all(
       stores.map(async (store) => ({ store, records: await store.listRecords() })),
@@ -107,6 +121,7 @@ export const leaderboardCommand: Command = {
         perStore,
         reportDir,
         [`${records.length} records from ${stores.length} run(s)`],
+        { embedImages: Boolean(values["embed-images"]) },
       );
     } else text = `${toMarkdown(leaderboardOf(records, { compact: true }))}\n`;
     if (values.output) await writeFile(values.output as string, text);

@@ -22,14 +22,24 @@ type RichRecord = CellRecord & {
 /** At most this many items get image grids, so a large run still gives a small page. */
 const MAX_ITEMS = 48;
 
+export interface ReportImageOptions {
+  /**
+   * Embed the PNG bytes of images in a local store as data URIs, so the HTML file stands
+   * alone. By default local images are linked by a path relative to the report.
+   */
+  embedImages?: boolean;
+}
+
 /**
  * Image grids for a report: one item per (dataset, item, task, seed, sample), with the
  * measurement (or source), each solver's output and the reference. Local stores link
- * the images by a path relative to the report; other stores embed their bytes.
+ * the images by a path relative to the report unless `embedImages` is set; other stores
+ * (S3) always embed their bytes.
  */
 export async function reportItems(
   stores: readonly { store: ResultStore; records: readonly CellRecord[] }[],
   reportDir: string,
+  options: ReportImageOptions = {},
 ): Promise<ReportItem[]> {
   const groups = new Map<
     string,
@@ -52,7 +62,8 @@ export async function reportItems(
         groups.set(id, group);
       }
       const folder = store.cellFolder(record.cellId);
-      const image = async (name: string) => imageRef(store, `${folder}/${name}`, reportDir);
+      const image = async (name: string) =>
+        imageRef(store, `${folder}/${name}`, reportDir, options);
       const values: Record<string, number> = {};
       for (const [name, value] of Object.entries(record.metrics)) {
         if (
@@ -99,8 +110,9 @@ async function imageRef(
   store: ResultStore,
   key: string,
   reportDir: string,
+  options: ReportImageOptions,
 ): Promise<ReportImage["image"]> {
-  if (store.blobs instanceof LocalBlobStore) {
+  if (store.blobs instanceof LocalBlobStore && !options.embedImages) {
     return { path: relative(reportDir, `${store.blobs.root}/${key}`).split("\\").join("/") };
   }
   const bytes = await store.blobs.get(key);
@@ -132,12 +144,13 @@ export async function renderRunReport(
   stores: readonly { store: ResultStore; records: readonly CellRecord[] }[],
   reportDir: string,
   meta: string[],
+  options: ReportImageOptions = {},
 ): Promise<string> {
   return renderReport({
     title,
     leaderboard,
     meta,
-    items: await reportItems(stores, reportDir),
+    items: await reportItems(stores, reportDir, options),
     plots: reportPlots(leaderboard),
   });
 }
