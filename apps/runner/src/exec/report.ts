@@ -24,8 +24,8 @@ const MAX_ITEMS = 48;
 
 export interface ReportImageOptions {
   /**
-   * Embed the PNG bytes of images in a local store as data URIs, so the HTML file stands
-   * alone. By default local images are linked by a path relative to the report.
+   * Whether images in a local store are embedded as PNG data URIs, so the HTML file needs no
+   * other file. When false they are linked by a path relative to the report.
    */
   embedImages?: boolean;
 }
