@@ -391,6 +391,19 @@ describe("image checks", () => {
     return item.check;
   }
 
+  it("reports byte-identical images as a problem of the second", async () => {
+    const dir = await tempDir();
+    await copyFile(join(IMAGES, "gray8.png"), join(dir, "a.png"));
+    await copyFile(join(IMAGES, "gray8.png"), join(dir, "b.png"));
+    const manifest = await loadDataset(dataset({ kind: "folder", root: dir }));
+    const { report } = await checkDataset(manifest);
+    expect(report.items.map((item) => [item.id, item.problems])).toEqual([
+      ["a.png", []],
+      ["b.png", ["same content as a.png, so their cells would coincide"]],
+    ]);
+    expect(report.failed).toBe(1);
+  });
+
   it("records orientation, bit depth and channel handling", async () => {
     const { manifest, problems } = await checkFixtures();
     const orient = checkOf(manifest, "orient6.jpg");

@@ -391,6 +391,17 @@ model: embedded:patches
     ).not.toThrow();
   });
 
+  it("rejects byte-identical items of one dataset, naming both", () => {
+    const twins = manifest("folder", ["a.png", "b.png"]);
+    const copy = {
+      ...twins,
+      items: [twins.items[0], { ...twins.items[1], contentHash: twins.items[0].contentHash }],
+    };
+    expect(() => plan(BASE_YAML, { manifests: [copy] })).toThrow(
+      "datasets[0]: items a.png and b.png of dataset folder have identical content, so their cells would coincide",
+    );
+  });
+
   it("rejects two solver entries that resolve to the same parameters", () => {
     const yaml = BASE_YAML.replace(
       "    params: { zeta: [0.5, 1], steps: 100 }",

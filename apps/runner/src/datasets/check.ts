@@ -46,6 +46,13 @@ export async function checkDataset(
     checkItem(manifest, item, rules, probe, options.verifyHashes ?? false),
   );
   const items = checked.map(({ report }) => report);
+  // Cells are keyed by content, so byte-identical items would share one cell.
+  const firstWithContent = new Map<string, string>();
+  manifest.items.forEach((item, index) => {
+    const earlier = firstWithContent.get(item.contentHash);
+    if (earlier === undefined) firstWithContent.set(item.contentHash, item.id);
+    else items[index].problems.push(`same content as ${earlier}, so their cells would coincide`);
+  });
   return {
     manifest: { ...manifest, items: checked.map(({ item }) => item) },
     report: {

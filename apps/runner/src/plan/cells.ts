@@ -153,6 +153,7 @@ export function planCells(input: PlanInput): Plan {
     }
   }
   reportUnused(tasks, variants, used, errors);
+  reportDuplicateItems(input.manifests, errors);
   reportCoincidingCells(cells, variants, errors);
   if (errors.length > 0) throw new ConfigError(dedupeByMessage(errors));
   cells.sort((a, b) => compareCodeUnits(a.id, b.id));
@@ -349,6 +350,34 @@ function reportUnused(
 }
 
 /**
+ * Rejects byte-identical items within a dataset: cells are keyed by content, so both
+ * items would share one cell and one record.
+ */
+function reportDuplicateItems(manifests: readonly DatasetManifest[], errors: TweedieError[]): void {
+  manifests.forEach((manifest, index) => {
+    const first = new Map<string, string>();
+    for (const item of manifest.items) {
+      const earlier = first.get(item.contentHash);
+      if (earlier === undefined) {
+        first.set(item.contentHash, item.id);
+        continue;
+      }
+      errors.push(
+        new TweedieError(
+          `items ${earlier} and ${item.id} of dataset ${manifest.name} have identical content, so their cells would coincide`,
+          {
+            code: "invalid_value",
+            path: ["datasets", index],
+            expected: "items with distinct content (remove or exclude one of the two files)",
+            received: item.id,
+          },
+        ),
+      );
+    }
+  });
+}
+
+/**
  * Rejects two configured tasks, or two solver entries, that yield the same cell: same item,
  * task definition, solver parameters and seed. Such cells share one id and one record, so
  * one row of the leaderboard would silently take the other's results.
@@ -366,6 +395,8 @@ function reportCoincidingCells(
       first.set(cell.id, cell);
       continue;
     }
+    // Items with identical content are reported per dataset by reportDuplicateItems.
+    if (earlier.item.id !== cell.item.id) continue;
     const pair = `${earlier.task.name}\u0000${earlier.solver.label}\u0000${cell.task.name}\u0000${cell.solver.label}`;
     if (reported.has(pair)) continue;
     reported.add(pair);
