@@ -4,7 +4,7 @@ import type { BlobStore } from "./blob.js";
 import { LocalBlobStore } from "./local.js";
 import { ResultStore } from "./results.js";
 import type { RetryEvent, RetryPolicy } from "./retry.js";
-import { S3BlobStore } from "./s3.js";
+import { S3BlobStore, s3EndpointFromEnv } from "./s3.js";
 
 export interface OpenStoreOptions {
   env?: NodeJS.ProcessEnv;
@@ -23,7 +23,7 @@ export function openBlobStore(
     bucket: output.location.bucket,
     prefix: output.location.prefix,
     region: s3?.region,
-    endpoint: s3?.endpoint,
+    endpoint: s3?.endpoint ?? s3EndpointFromEnv(options.env ?? process.env),
     forcePathStyle: s3?.forcePathStyle,
     checksums: s3?.checksums,
     credentials: s3?.credentials,

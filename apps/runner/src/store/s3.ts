@@ -45,6 +45,14 @@ export interface S3StoreOptions {
   env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * The S3 endpoint named by the environment: TWEEDIE_S3_ENDPOINT, else the AWS SDK's
+ * AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL. A config's output.s3.endpoint takes precedence.
+ */
+export function s3EndpointFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  return env.TWEEDIE_S3_ENDPOINT || env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
+}
+
 /** Status codes and error names worth another attempt: server errors, throttling, timeouts. */
 const RETRYABLE_NAMES = new Set([
   "TimeoutError",
@@ -219,6 +227,9 @@ export class S3BlobStore implements BlobStore {
       this.checksums === "when-supported" && (status === 501 || /checksum/i.test(clean.message))
         ? 'the server may not support the SDK\'s default CRC32 checksums; set output.s3.checksums to "when-required"'
         : undefined;
+    const regionHint = /region is missing/i.test(clean.message)
+      ? "no AWS region is set: set output.s3.region or AWS_REGION for AWS S3, or point at an S3-compatible server with output.s3.endpoint or TWEEDIE_S3_ENDPOINT"
+      : undefined;
     const where = this.endpoint ? ` at ${this.endpoint}` : "";
     return new TweedieError(
       `S3 ${operation} failed for ${target}${where} after ${attempts} attempt${attempts === 1 ? "" : "s"}: ${detail}`,
@@ -226,7 +237,7 @@ export class S3BlobStore implements BlobStore {
         code: "io_failed",
         path: [target],
         received: { attempts },
-        hint: checksumHint,
+        hint: checksumHint ?? regionHint,
         cause: clean,
       },
     );
