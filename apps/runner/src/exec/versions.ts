@@ -1,15 +1,80 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 
 const require = createRequire(import.meta.url);
 
-function versionOf(name: string): string {
+/** Resolves a package's entry point under either the require or the import condition. */
+function entryOf(name: string): string {
   try {
-    return (require(`${name}/package.json`) as { version: string }).version;
+    return require.resolve(name);
+  } catch {
+    return fileURLToPath(import.meta.resolve(name));
+  }
+}
+
+/**
+ * Reads the installed version of a package from the nearest package.json above its entry
+ * point that carries its name. Requiring `<name>/package.json` fails for packages whose
+ * exports map does not list that file (sharp 0.35, piscina 5).
+ */
+export function installedVersion(name: string): string {
+  try {
+    let dir = dirname(entryOf(name));
+    for (;;) {
+      const manifest = join(dir, "package.json");
+      if (existsSync(manifest)) {
+        const json = JSON.parse(readFileSync(manifest, "utf8")) as {
+          name?: string;
+          version?: string;
+        };
+        if (json.name === name && typeof json.version === "string") return json.version;
+      }
+      const parent = dirname(dir);
+      if (parent === dir) return "unknown";
+      dir = parent;
+    }
   } catch {
     return "unknown";
   }
+}
+
+/**
+ * Returns the commit recorded in run.json: TWEEDIE_COMMIT when set, else the HEAD of the git
+ * checkout containing the runner's own files, with "-dirty" appended when tracked files differ
+ * from HEAD. Returns null when the runner is not in a git checkout (an npm install: any
+ * path under node_modules counts as one), git is missing, or git fails or takes over 2 s.
+ */
+export function runCommit(
+  env: NodeJS.ProcessEnv,
+  sourceDir = dirname(fileURLToPath(import.meta.url)),
+): string | null {
+  if (env.TWEEDIE_COMMIT) return env.TWEEDIE_COMMIT;
+  if (sourceDir.split(/[\\/]/).includes("node_modules")) return null;
+  const git = (args: string[]): string | null => {
+    const result = spawnSync("git", ["-C", sourceDir, ...args], {
+      encoding: "utf8",
+      timeout: 2000,
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    return result.status === 0 ? result.stdout.trim() : null;
+  };
+  const head = git(["rev-parse", "--verify", "HEAD"]);
+  if (!head || !/^[0-9a-f]{40,64}$/.test(head)) return null;
+  const status = git(["status", "--porcelain", "--untracked-files=no"]);
+  if (status === null) return null;
+  return status === "" ? head : `${head}-dirty`;
+}
+
+/** The environment of a run with TWEEDIE_COMMIT filled in by runCommit when it resolves. */
+export function withRunCommit(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const commit = runCommit(env);
+  return commit === null || commit === env.TWEEDIE_COMMIT
+    ? env
+    : { ...env, TWEEDIE_COMMIT: commit };
 }
 
 /** Versions recorded in run.json: node, the runtime libraries and the Tweedie packages. */
@@ -28,7 +93,7 @@ export function runnerVersions(): Record<string, string> {
   ];
   return {
     node: process.version,
-    ...Object.fromEntries(names.map((name) => [name, versionOf(name)])),
+    ...Object.fromEntries(names.map((name) => [name, installedVersion(name)])),
   };
 }
 
