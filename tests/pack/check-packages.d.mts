@@ -17,3 +17,4 @@ export function packPackage(dir: string, destination: string): string;
 export function readTarball(path: string): Map<string, Buffer>;
 export function checkTarball(tarballPath: string, workspace?: WorkspacePackage[]): string[];
 export function main(argv?: string[]): number;
+export function sourceMapProblems(label: string, files: Map<string, Buffer>): string[];

@@ -98,6 +98,40 @@ function bareImports(source) {
 }
 
 /**
+ * Checks that every source map in a tarball can show its sources: the src/ folder does not
+ * ship, so a .js.map needs sourcesContent for each source, and any other map (.d.ts.map)
+ * needs sourcesContent or a source file that is in the tarball.
+ */
+export function sourceMapProblems(label, files) {
+  const problems = [];
+  for (const [path, bytes] of files) {
+    if (!path.endsWith(".map")) continue;
+    let map;
+    try {
+      map = JSON.parse(bytes.toString("utf8"));
+    } catch (error) {
+      problems.push(`${label}: ${path} is not valid JSON (${error.message})`);
+      continue;
+    }
+    const sources = Array.isArray(map.sources) ? map.sources : [];
+    if (sources.length === 0) problems.push(`${label}: ${path} lists no sources`);
+    for (const [i, source] of sources.entries()) {
+      const content = map.sourcesContent?.[i];
+      if (typeof content === "string") continue;
+      const shipped = files.has(
+        posix.normalize(posix.join(posix.dirname(path), map.sourceRoot ?? "", source)),
+      );
+      if (path.endsWith(".js.map") || !shipped) {
+        problems.push(
+          `${label}: ${path} has no sourcesContent for ${source}${shipped ? "" : ", which is not in the tarball"} (expected "inlineSources": true and no declarationMap in tsconfig)`,
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+/**
  * Checks one packed tarball against its workspace. Returns a list of problems, each a
  * sentence naming the file or field, the expected value and the value found.
  */
@@ -172,6 +206,8 @@ export function checkTarball(tarballPath, workspace = workspacePackages()) {
   if (!examples.some((code) => code.includes(`from "${manifest.name}`))) {
     problems.push(`${label}: README.md has no js example that imports ${manifest.name}`);
   }
+
+  problems.push(...sourceMapProblems(label, files));
 
   // Model packages under assets/priors: every file the manifest lists must ship.
   for (const path of files.keys()) {
