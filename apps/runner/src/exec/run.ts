@@ -304,12 +304,15 @@ export async function dryRunLines(
 ): Promise<string[]> {
   const store = openResultStore(planned.config, { env });
   let done = new Set<string>();
+  let unreadable: string | undefined;
   try {
     done = await store.doneCellIds();
-  } catch {
-    // A dry run works without a reachable store; it then shows nothing as done.
+  } catch (error) {
+    // A dry run works without a reachable store, but says so: a real run would fail here.
+    unreadable = `warning: cannot read the results store, so no cell shows as done: ${(error as Error).message.split("\n")[0]}`;
   }
-  return renderPlanSummary(summarizePlan(planned.cells, shardCount, done));
+  const lines = renderPlanSummary(summarizePlan(planned.cells, shardCount, done));
+  return unreadable === undefined ? lines : [unreadable, ...lines];
 }
 
 export async function loadConfig(path: string): Promise<TweedieConfig> {

@@ -135,9 +135,9 @@ export class S3BlobStore implements BlobStore {
     this.location = `s3://${this.bucket}${this.prefix ? `/${this.prefix}` : ""}`;
     this.endpoint = options.endpoint;
     this.region =
-      options.region ??
-      env.AWS_REGION ??
-      env.AWS_DEFAULT_REGION ??
+      options.region ||
+      env.AWS_REGION ||
+      env.AWS_DEFAULT_REGION ||
       (options.endpoint ? "us-east-1" : undefined);
     this.checksums = options.checksums ?? (options.endpoint ? "when-required" : "when-supported");
 
@@ -227,7 +227,7 @@ export class S3BlobStore implements BlobStore {
       this.checksums === "when-supported" && (status === 501 || /checksum/i.test(clean.message))
         ? 'the server may not support the SDK\'s default CRC32 checksums; set output.s3.checksums to "when-required"'
         : undefined;
-    const regionHint = /region is missing/i.test(clean.message)
+    const regionHint = /region is missing|region not accepted/i.test(clean.message)
       ? "no AWS region is set: set output.s3.region or AWS_REGION for AWS S3, or point at an S3-compatible server with output.s3.endpoint or TWEEDIE_S3_ENDPOINT"
       : undefined;
     const where = this.endpoint ? ` at ${this.endpoint}` : "";

@@ -54,6 +54,21 @@ describe("CLI errors", () => {
     expect(slots.stdout).toContain("workers: 2 on cuda:0, cuda:1");
   });
 
+  it("warn in a dry run that the store cannot be read", async () => {
+    const dir = await tempDir("cli-errors-store");
+    const config = await writeConfig(dir, digitsConfig(join(dir, "out")));
+    // Nothing listens on port 1 of 127.0.0.1, so every attempt is refused at once.
+    const result = await runCli(["run", config, "--dry-run", "--out", "s3://tweedie-absent/x"], {
+      TWEEDIE_S3_ENDPOINT: "http://127.0.0.1:1",
+      AWS_ACCESS_KEY_ID: "test",
+      AWS_SECRET_ACCESS_KEY: "test",
+    });
+    expect(result.code).toBe(0);
+    const first = result.stdout.split("\n")[0];
+    expect(first).toContain("warning: cannot read the results store, so no cell shows as done");
+    expect(first).toContain("ECONNREFUSED");
+  }, 60_000);
+
   it("report a missing config file as not found", async () => {
     const dir = await tempDir("cli-errors-missing");
     const result = await runCli(["run", join(dir, "absent.yaml")]);

@@ -246,6 +246,24 @@ describe("shards on one S3 prefix", () => {
     ]);
   }, 120_000);
 
+  it("a folder config reaches S3 through --out and TWEEDIE_S3_ENDPOINT", async () => {
+    const bucket = bucketName("env-endpoint");
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    const text = scaleConfig(bucket).replace(
+      /output:\n[\s\S]*$/,
+      "output: { location: ./local-out }\n",
+    );
+    const config = await writeConfig(await tempDir("scale-env"), text);
+    const result = await startCli(
+      ["run", config, "--workers", "1", "--out", `s3://${bucket}/runs`],
+      // No AWS_REGION: without the endpoint from the environment the run fails with a
+      // missing region instead of reaching for AWS.
+      { ...env, AWS_REGION: "", TWEEDIE_S3_ENDPOINT: server.endpoint },
+    ).done;
+    expectSuccess([result]);
+    expect(await recordCount(bucket)).toBe(CELLS);
+  }, 120_000);
+
   it("a killed shard refills only its own gaps", async () => {
     const { bucket, config } = await newBucket("killed");
     expectSuccess(
