@@ -44,8 +44,9 @@ export function leaderboardOf(
   records: readonly CellRecord[],
   options: { compact?: boolean } = {},
 ): Leaderboard {
-  const rows = disambiguateTasks(records, records.map(recordToRow));
-  const datasets = datasetHashes(records);
+  const current = withoutSupersededFailures(records);
+  const rows = disambiguateTasks(current, current.map(recordToRow));
+  const datasets = datasetHashes(current);
   if (options.compact) {
     const paramsBySolver = new Map<string, Set<string>>();
     for (const row of rows) {
@@ -57,6 +58,37 @@ export function leaderboardOf(
       return { ...aggregate(rows, ["dataset", "task", "solver"]), datasets };
   }
   return { ...aggregate(rows), datasets };
+}
+
+/**
+ * Drops failed records of items that later succeeded under the same dataset, task, solver
+ * label, parameters, seed and sample: when a corrupt file is replaced, its content hash
+ * and so its cell id change, and the old failure would otherwise stay in the row.
+ */
+function withoutSupersededFailures(records: readonly CellRecord[]): CellRecord[] {
+  const slot = (record: CellRecord): string => {
+    const r = record as {
+      dataset?: { name?: string };
+      task?: { name?: string };
+      solver?: { label?: string; params?: unknown };
+      item?: { id?: string };
+      seed?: number;
+      sample?: number;
+    };
+    return canonicalJson({
+      dataset: r.dataset?.name ?? null,
+      task: r.task?.name ?? null,
+      solver: r.solver?.label ?? null,
+      params: (r.solver?.params ?? null) as JsonValue,
+      item: r.item?.id ?? null,
+      seed: r.seed ?? null,
+      sample: r.sample ?? null,
+    });
+  };
+  const succeeded = new Set(
+    records.filter((record) => record.status === "ok").map((record) => slot(record)),
+  );
+  return records.filter((record) => record.status === "ok" || !succeeded.has(slot(record)));
 }
 
 /** Collects each dataset name's manifest hashes (sorted), so `regress` can see changed data. */

@@ -1,4 +1,6 @@
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import { digitsConfig, runCli, tempDir, writeConfig } from "./helpers.js";
 
@@ -63,4 +65,40 @@ describe("leaderboard rows", () => {
       ["sr2", "pseudo-inverse", 12],
     ]);
   }, 180_000);
+  it("drop a failure once the item's file is fixed", async () => {
+    const dir = await tempDir("leaderboard-fixed-item");
+    const images = join(dir, "images");
+    await mkdir(images);
+    const png = (value: number) =>
+      sharp({
+        create: { width: 16, height: 16, channels: 3, background: { r: value, g: 90, b: 40 } },
+      })
+        .png()
+        .toBuffer();
+    await writeFile(join(images, "a.png"), await png(200));
+    await writeFile(join(images, "b.png"), "not a png");
+    const config = await writeConfig(
+      dir,
+      `name: fixed
+datasets:
+  - kind: folder
+    root: ./images
+tasks:
+  - name: sr2
+    operator: { kind: sr-avgpool, scale: 2 }
+    noise: { kind: gaussian, sigma: 0.05, range: "[-1,1]" }
+solvers:
+  - name: pseudo-inverse
+model: embedded:patches
+output: { location: ./out }
+`,
+    );
+    expect((await runCli(["run", config, "--log-format", "plain"])).code).toBe(1);
+    await writeFile(join(images, "b.png"), await png(30));
+    expect((await runCli(["run", config, "--log-format", "plain"])).code).toBe(0);
+    const groups = (await leaderboardGroups(join(dir, "out"))) as (Group & {
+      failedRows: number;
+    })[];
+    expect(groups.map((group) => [group.rows, group.failedRows])).toEqual([[2, 0]]);
+  }, 120_000);
 });
