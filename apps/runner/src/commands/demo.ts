@@ -9,7 +9,6 @@ import { loadConfigFile } from "../config/load.js";
 import { leaderboardOf } from "../exec/leaderboard.js";
 import { renderRunReport } from "../exec/report.js";
 import { executeRun, planRun } from "../exec/run.js";
-import { withRunCommit } from "../exec/versions.js";
 import { parseLocation } from "../store/location.js";
 import { onInterruptPrintResumeHint, parseLogFormat, parseWorkers } from "./run.js";
 
@@ -71,7 +70,7 @@ export const demoCommand: Command = {
       device: "cpu",
       dryRun: false,
       logFormat: parseLogFormat(values["log-format"] as string | undefined),
-      env: withRunCommit(ctx.env),
+      env: ctx.env,
       stdout: ctx.stdout,
       stderr: ctx.stderr,
     });

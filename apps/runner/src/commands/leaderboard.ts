@@ -10,7 +10,7 @@ import type { BlobStore } from "../store/blob.js";
 import { LocalBlobStore } from "../store/local.js";
 import { parseLocation } from "../store/location.js";
 import { ResultStore } from "../store/results.js";
-import { S3BlobStore } from "../store/s3.js";
+import { S3BlobStore, s3EndpointFromEnv } from "../store/s3.js";
 
 /** Prints the leaderboard of a run's records as Markdown. */
 export async function printLeaderboard(
@@ -31,8 +31,7 @@ export async function openRuns(location: string, ctx: CommandContext): Promise<R
       : new S3BlobStore({
           bucket: parsed.bucket,
           prefix: parsed.prefix,
-          endpoint:
-            ctx.env.TWEEDIE_S3_ENDPOINT ?? ctx.env.AWS_ENDPOINT_URL_S3 ?? ctx.env.AWS_ENDPOINT_URL,
+          endpoint: s3EndpointFromEnv(ctx.env),
           forcePathStyle: true,
           env: ctx.env,
         });

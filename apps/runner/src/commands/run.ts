@@ -6,7 +6,6 @@ import type { TweedieConfig } from "../config/resolve.js";
 import { planWorkerSlots, type WorkerSlot } from "../exec/devices.js";
 import type { LogFormat } from "../exec/progress.js";
 import { dryRunLines, executeRun, planRun } from "../exec/run.js";
-import { withRunCommit } from "../exec/versions.js";
 import { formatLocation, parseLocation, type StoreLocation } from "../store/location.js";
 import { printLeaderboard } from "./leaderboard.js";
 
@@ -137,7 +136,7 @@ export const runCommand: Command = {
       device,
       dryRun: false,
       logFormat,
-      env: withRunCommit(ctx.env),
+      env: ctx.env,
       stdout: ctx.stdout,
       stderr: ctx.stderr,
     });

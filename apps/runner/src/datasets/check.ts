@@ -100,7 +100,8 @@ async function checkItem(
     report.problems.push(...problems);
     return { item: { ...item, check }, report };
   } catch (error) {
-    report.problems.push(`cannot read the image header: ${(error as Error).message}`);
+    const message = (error as Error).message.trim().replace(/:$/, "");
+    report.problems.push(`cannot read the image header: ${message}`);
     return { item, report };
   }
 }

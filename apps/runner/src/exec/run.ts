@@ -27,6 +27,7 @@ import {
   readLabelPrompts,
   readPixelChannels,
   readScheduleSteps,
+  runCommit,
   runnerVersions,
 } from "./versions.js";
 
@@ -159,7 +160,7 @@ export async function executeRun(planned: PlannedRun, options: RunOptions): Prom
     cellCount: cells.length,
     config,
     versions: runnerVersions(),
-    commit: options.env.TWEEDIE_COMMIT ?? null,
+    commit: runCommit(options.env),
   });
   if (ensured.status === "different") {
     options.stderr(

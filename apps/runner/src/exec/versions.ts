@@ -69,14 +69,6 @@ export function runCommit(
   return status === "" ? head : `${head}-dirty`;
 }
 
-/** The environment of a run with TWEEDIE_COMMIT filled in by runCommit when it resolves. */
-export function withRunCommit(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const commit = runCommit(env);
-  return commit === null || commit === env.TWEEDIE_COMMIT
-    ? env
-    : { ...env, TWEEDIE_COMMIT: commit };
-}
-
 /** Versions recorded in run.json: node, the runtime libraries and the Tweedie packages. */
 export function runnerVersions(): Record<string, string> {
   const names = [

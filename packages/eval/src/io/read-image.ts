@@ -58,7 +58,7 @@ export async function readImage(
   const meta = await readMetadata(path);
   const pixels = meta.width * meta.height;
   if (pixels > maxPixels) {
-    throw new TweedieError(`${path}: image has too many pixels to decode`, {
+    throw new TweedieError("image has too many pixels to decode", {
       code: "out_of_range",
       path: [path],
       expected: `at most ${maxPixels} pixels`,
@@ -71,12 +71,12 @@ export async function readImage(
   const background = options.background ? checkBackground(options.background) : null;
   if (meta.hasAlpha && !background) {
     const layout = grey ? "grey + alpha" : "RGB + alpha";
-    throw new TweedieError(`${path}: image has ${meta.channels} channels (${layout})`, {
+    throw new TweedieError(`image has ${meta.channels} channels (${layout})`, {
       code: "unsupported",
       path: [path],
       expected: "1 or 3 channels, or a background colour to composite alpha onto",
       received: `${meta.channels} channels`,
-      hint: "pass { background: [r, g, b] } on [0, 1] to composite the alpha channel",
+      hint: "composite the alpha channel onto a background colour: channels: { alpha: composite, background: [r, g, b] } in a runner dataset, or readImage's background option, on [0, 1]",
     });
   }
 
@@ -93,16 +93,18 @@ export async function readImage(
     .raw(bitDepth === 16 ? { depth: "ushort" } : {})
     .toBuffer({ resolveWithObject: true })
     .catch((cause: unknown) => {
-      throw new TweedieError(`${path}: decoding failed`, {
+      throw new TweedieError("decoding failed", {
         code: "io_failed",
         path: [path],
+        expected: "a complete image file (a truncated or corrupt file decodes its header only)",
+        received: decoderMessage(cause),
         cause,
       });
     });
   const { info } = decoded;
   const expectedChannels = (grey ? 1 : 3) + (meta.hasAlpha ? 1 : 0);
   if (info.channels !== expectedChannels) {
-    throw new TweedieError(`${path}: decoder returned an unexpected channel count`, {
+    throw new TweedieError("decoder returned an unexpected channel count", {
       code: "io_failed",
       path: [path],
       expected: expectedChannels,
@@ -141,7 +143,7 @@ async function readMetadata(path: string): Promise<Metadata> {
   try {
     await access(path);
   } catch (cause) {
-    throw new TweedieError(`${path}: image file not found`, {
+    throw new TweedieError("image file not found", {
       code: "not_found",
       path: [path],
       cause,
@@ -150,19 +152,26 @@ async function readMetadata(path: string): Promise<Metadata> {
   try {
     return await sharp(path).metadata();
   } catch (cause) {
-    throw new TweedieError(`${path}: not a readable image`, {
+    throw new TweedieError("not a readable image", {
       code: "io_failed",
       path: [path],
-      received: cause instanceof Error ? cause.message : String(cause),
+      expected: "a PNG, JPEG, WebP, TIFF or GIF file",
+      received: decoderMessage(cause),
       cause,
     });
   }
 }
 
+/** The decoder's message without the dangling colon sharp leaves when libvips adds no detail. */
+function decoderMessage(cause: unknown): string {
+  const message = cause instanceof Error ? cause.message : String(cause);
+  return message.trim().replace(/:$/, "");
+}
+
 function bitDepthOf(meta: Metadata, path: string): 8 | 16 {
   if (meta.depth === "uchar") return 8;
   if (meta.depth === "ushort") return 16;
-  throw new TweedieError(`${path}: unsupported sample format ${meta.depth}`, {
+  throw new TweedieError(`unsupported sample format ${meta.depth}`, {
     code: "unsupported",
     path: [path],
     expected: "8-bit (uchar) or 16-bit (ushort) samples",
