@@ -391,6 +391,20 @@ model: embedded:patches
     ).not.toThrow();
   });
 
+  it("reports a misspelt random-sweep key once, at its range", () => {
+    const yaml = BASE_YAML.replace(
+      "    params: { zeta: [0.5, 1], steps: 100 }",
+      "    params: { steps: 100 }\n    sweep: { mode: random, samples: 3, seed: 1, ranges: { zetta: { min: 0.1, max: 1 } } }",
+    );
+    let lines: string[] = [];
+    try {
+      plan(yaml);
+    } catch (caught) {
+      lines = (caught as ConfigError).lines();
+    }
+    expect(lines).toEqual(['solvers[0].sweep.ranges.zetta: unknown key; did you mean "zeta"?']);
+  });
+
   it("rejects byte-identical items of one dataset, naming both", () => {
     const twins = manifest("folder", ["a.png", "b.png"]);
     const copy = {

@@ -86,12 +86,55 @@ export function resolveSolverVariants(
       );
       continue;
     }
+    // Every drawn or expanded set repeats a problem of a swept key, so each is reported once.
+    const solverErrors: TweedieError[] = [];
     solver.paramSets.forEach((set, index) => {
-      const variant = resolveVariant(solver, plugin, preset, set, index, scheduleSteps, errors);
+      const variant = resolveVariant(
+        solver,
+        plugin,
+        preset,
+        set,
+        index,
+        scheduleSteps,
+        solverErrors,
+      );
       if (variant) variants.push(variant);
     });
+    const seen = new Set<string>();
+    for (const error of solverErrors.map((error) => atSweepRange(solver, error))) {
+      const key = `${error.path.join("/")}|${error.message}|${error.hint ?? ""}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      errors.push(error);
+    }
   }
   return variants;
+}
+
+/**
+ * Moves an error about params.KEY to sweep.ranges.KEY when KEY was drawn by a random
+ * sweep and not written under params, so it points at the line to fix.
+ */
+function atSweepRange(solver: ResolvedSolver, error: TweedieError): TweedieError {
+  const [root, index, field, key, ...rest] = error.path;
+  const ranges = (solver.sweep as { ranges?: Record<string, unknown> } | undefined)?.ranges ?? {};
+  if (
+    root !== "solvers" ||
+    index !== solver.index ||
+    field !== "params" ||
+    typeof key !== "string" ||
+    !(key in ranges) ||
+    key in (solver.params ?? {})
+  ) {
+    return error;
+  }
+  return new TweedieError(error.message, {
+    code: error.code,
+    path: ["solvers", solver.index, "sweep", "ranges", key, ...rest],
+    expected: error.expected,
+    received: error.received,
+    hint: error.hint,
+  });
 }
 
 function resolveVariant(
