@@ -9,6 +9,7 @@ export * from "./onnx/index.js";
 export * from "./parameterisation.js";
 export * from "./priors/index.js";
 export * from "./random.js";
+export * from "./multiscale.js";
 export * from "./reschedule.js";
 export * from "./rng.js";
 export * from "./schedules.js";

@@ -66,7 +66,7 @@ export function rescheduleModel(model: Model, spec: ScheduleSpec): Model {
 }
 
 /** Finds by bisection the time at which `schedule` has alpha / sigma = snr. */
-function timeAtSnr(schedule: Schedule, snr: number): number {
+export function timeAtSnr(schedule: Schedule, snr: number): number {
   const ratio = (t: number) => schedule.alpha(t) / Math.max(schedule.sigma(t), 1e-300);
   if (snr >= ratio(0)) return 0;
   if (snr <= ratio(1)) return 1;

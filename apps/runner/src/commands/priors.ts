@@ -1,11 +1,13 @@
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import {
   buildDigitsPrior,
   buildPatchesPrior,
   checkDigitsPrior,
   checkPatchesPrior,
   embeddedModelDir,
+  PATCHES_MULTISCALE_NAME,
   TweedieError,
+  writePatchesMultiscalePackage,
 } from "@tweedie/core";
 import { type Command, EXIT_CELLS_FAILED, EXIT_OK } from "../cli/command.js";
 import { repositoryDataDir } from "../datasets/image-folders.js";
@@ -66,7 +68,13 @@ export const priorsBuildCommand: Command = {
       } else {
         const outDir = embeddedModelDir(name);
         if (name === "digits") await buildDigitsPrior({ dataDir, outDir });
-        else await buildPatchesPrior({ dataDir, outDir });
+        else {
+          await buildPatchesPrior({ dataDir, outDir });
+          await writePatchesMultiscalePackage(
+            outDir,
+            join(dirname(outDir), PATCHES_MULTISCALE_NAME),
+          );
+        }
         ctx.stdout(`${name}: wrote ${outDir} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
       }
     }

@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import type { Model, ModelInfo, TimestepInput } from "../contracts/model.js";
 import { TweedieError } from "../errors.js";
+import { multiscaleModel } from "../multiscale.js";
 import type { OnnxSession } from "./adapter.js";
 import { createSession, releaseSession } from "./adapter.js";
 import { isFile, numberField, readJsonObject } from "./diffusers-files.js";
@@ -18,7 +19,7 @@ import { DiffusersPipelineModel } from "./diffusers-model.js";
 import { dynamicShift } from "./diffusers-scheduler.js";
 import type { Logger } from "./logger.js";
 import { silentLogger } from "./logger.js";
-import { MANIFEST_FILE } from "./manifest.js";
+import { MANIFEST_FILE, readManifest } from "./manifest.js";
 import type { LoadModelOptions } from "./model.js";
 import { loadModelPackage } from "./model.js";
 import type { TextConditionerParts, TextEncoderPart } from "./text-encoder.js";
@@ -261,5 +262,12 @@ export async function loadModel(
   if (!(await isFile(join(dir, MANIFEST_FILE))) && (await isDiffusersFolder(dir))) {
     return loadDiffusersPackage(dir, options);
   }
-  return loadModelPackage(dir, options);
+  const model = await loadModelPackage(dir, options);
+  const { multiscale, spatial } = await readManifest(dir);
+  if (multiscale === undefined) return model;
+  return multiscaleModel(
+    model,
+    multiscale.levels,
+    spatial.kind === "multiple" ? spatial.multiple : 1,
+  );
 }

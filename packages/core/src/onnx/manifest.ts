@@ -122,6 +122,11 @@ const manifestShape = z.strictObject({
   dtype: z.enum(["float32", "float16"]),
   io,
   spatial,
+  /**
+   * Runs the denoiser on 2x2-block means of x_t, `levels` times halved, and combines the
+   * estimates (see multiscaleModel). Absent for a single-scale package.
+   */
+  multiscale: z.strictObject({ levels: z.number().int().min(1).max(6) }).optional(),
 });
 
 export type ModelManifest = z.output<typeof manifestShape>;

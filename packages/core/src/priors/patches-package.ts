@@ -226,9 +226,12 @@ export function patchesGraphs(params: PatchPriorParams): { denoiser: Uint8Array;
  * schedule only maps a caller's t to them: rectified flow with shift 1 (alpha = 1 - t,
  * sigma = t). Image sides must be multiples of 4 (the patch stride).
  */
-export function patchesManifest(hashes: { denoiser: string; vjp: string }): ModelManifest {
+export function patchesManifest(
+  hashes: { denoiser: string; vjp: string },
+  multiscaleLevels?: number,
+): ModelManifest {
   return parseManifest({
-    name: "patches",
+    name: multiscaleLevels === undefined ? "patches" : PATCHES_MULTISCALE_NAME,
     version: PATCHES_PACKAGE_VERSION,
     files: {
       denoiser: { path: PATCHES_PACKAGE_FILES.denoiser, sha256: hashes.denoiser },
@@ -245,7 +248,63 @@ export function patchesManifest(hashes: { denoiser: string; vjp: string }): Mode
     dtype: "float32",
     io: { ...PATCH_GRAPH_IO },
     spatial: { kind: "multiple", multiple: 4 },
+    ...(multiscaleLevels === undefined ? {} : { multiscale: { levels: multiscaleLevels } }),
   });
+}
+
+/** Name of the package that runs the patches prior at three scales. */
+export const PATCHES_MULTISCALE_NAME = "patches-multiscale";
+
+/**
+ * Levels of `patches-multiscale`: the denoiser also runs on 2x2 and 4x4 block means, so an
+ * 8x8 patch spans 32 pixels at the coarsest level. Three levels scored no better on box
+ * inpainting of the held-out photos.
+ */
+export const PATCHES_MULTISCALE_LEVELS = 2;
+
+/**
+ * Writes the `patches-multiscale` package: the graphs of the patches package, copied byte
+ * for byte, under a manifest that adds `multiscale` (see multiscaleModel).
+ */
+export async function writePatchesMultiscalePackage(
+  patchesDir: string,
+  outDir: string,
+): Promise<ModelManifest> {
+  const hashes = { denoiser: "", vjp: "" };
+  await mkdir(outDir, { recursive: true });
+  for (const role of ["denoiser", "vjp"] as const) {
+    const bytes = await readFile(join(patchesDir, PATCHES_PACKAGE_FILES[role]));
+    hashes[role] = sha256(bytes);
+    await writeFile(join(outDir, PATCHES_PACKAGE_FILES[role]), bytes);
+  }
+  const manifest = patchesManifest(hashes, PATCHES_MULTISCALE_LEVELS);
+  await writeFile(join(outDir, MANIFEST_FILE), `${JSON.stringify(manifest, null, 2)}\n`);
+  return manifest;
+}
+
+/** Lists how the `patches-multiscale` package differs from what its writer would produce. */
+export async function checkPatchesMultiscalePackage(
+  patchesDir: string,
+  multiscaleDir: string,
+): Promise<string[]> {
+  const problems: string[] = [];
+  const hashes = { denoiser: "", vjp: "" };
+  for (const role of ["denoiser", "vjp"] as const) {
+    const file = PATCHES_PACKAGE_FILES[role];
+    hashes[role] = sha256(await readFile(join(patchesDir, file)));
+    const copy = await readFile(join(multiscaleDir, file)).catch(() => undefined);
+    if (copy === undefined || sha256(copy) !== hashes[role]) {
+      problems.push(`${PATCHES_MULTISCALE_NAME}/${file} is not a copy of patches/${file}`);
+    }
+  }
+  const manifest = await readFile(join(multiscaleDir, MANIFEST_FILE), "utf8").catch(() => "");
+  const expected = `${JSON.stringify(patchesManifest(hashes, PATCHES_MULTISCALE_LEVELS), null, 2)}\n`;
+  if (manifest !== expected) {
+    problems.push(
+      `${PATCHES_MULTISCALE_NAME}/${MANIFEST_FILE} differs from the one its writer produces`,
+    );
+  }
+  return problems;
 }
 
 export interface BuildPatchesPriorOptions extends PatchesRunOptions {
@@ -434,6 +493,8 @@ export interface CheckPatchesPriorOptions extends PatchesRunOptions {
   modelDir?: string;
   /** Largest accepted relative parameter difference; 1e-6 unless given. */
   tolerance?: number;
+  /** The committed patches-multiscale package to check too; the embedded one unless given, none when null. */
+  multiscaleDir?: string | null;
 }
 
 /** Result of `checkPatchesPrior`; `problems` is empty when the package is current. */
@@ -496,6 +557,14 @@ export async function checkPatchesPrior(
     const bytes = new Uint8Array(await readFile(join(modelDir, entry.path)));
     if (sha256(bytes) !== entry.sha256)
       problems.push(`${entry.path} does not match its manifest SHA-256`);
+  }
+  if (options.multiscaleDir !== null) {
+    problems.push(
+      ...(await checkPatchesMultiscalePackage(
+        modelDir,
+        options.multiscaleDir ?? embeddedModelDir(PATCHES_MULTISCALE_NAME),
+      )),
+    );
   }
   return { ok: problems.length === 0, problems, parameters };
 }
