@@ -30,6 +30,13 @@ export interface LoadModelOptions {
   logger?: Logger;
   /** Check each file's SHA-256 against the manifest before opening it; true unless given. */
   verifyHashes?: boolean;
+  /**
+   * Run each batch item of a dynamic-batch graph as its own session.run. Batched kernels
+   * round differently (1e-7 in the patches VJP graph), and a stochastic sampler amplifies
+   * that into another sample, so only item runs make sample k the same alone or in a
+   * batch. True unless given on the CPU provider, false on other providers.
+   */
+  itemRuns?: boolean;
 }
 
 /** A Model backed by the ONNX graphs of a model package. */
@@ -113,6 +120,7 @@ class PackageModel implements OnnxModel {
         { session: OnnxSession; layout: CodecLayout }
       >
     >,
+    private readonly itemRuns: boolean,
   ) {
     this.info = {
       name: manifest.name,
@@ -142,6 +150,11 @@ class PackageModel implements OnnxModel {
   readonly decodeVjp?: Model["decodeVjp"];
   readonly encodeVjp?: OnnxModel["encodeVjp"];
 
+  /** Items per session.run: the graph's static batch, else 1 with item runs, else all. */
+  private chunk(staticBatch: number | null): number | null {
+    return staticBatch ?? (this.itemRuns ? 1 : null);
+  }
+
   private get schedule(): Schedule {
     this.scheduleCache ??= createSchedule(this.manifest.schedule);
     return this.scheduleCache;
@@ -150,9 +163,14 @@ class PackageModel implements OnnxModel {
   async predict(xt: Tensor, t: number, cond: Conditioning): Promise<Tensor> {
     const { session, layout } = this.denoiser;
     const { perSample, shared } = this.denoiserFeeds(layout, xt, t, cond);
-    const outputs = await runBatched(session, perSample, shared, xt.batch, layout.staticBatch, [
-      layout.output.name,
-    ]);
+    const outputs = await runBatched(
+      session,
+      perSample,
+      shared,
+      xt.batch,
+      this.chunk(layout.staticBatch),
+      [layout.output.name],
+    );
     return outputTensor(outputs[layout.output.name], session.label, layout.output.name);
   }
 
@@ -181,7 +199,7 @@ class PackageModel implements OnnxModel {
       perSample,
       shared,
       xt.batch,
-      layout.staticBatch,
+      this.chunk(layout.staticBatch),
       names,
     );
     return {
@@ -315,9 +333,14 @@ class PackageModel implements OnnxModel {
       perSample[layout.g.name] = tensorFeed(g, layout.g.dtype);
       outputName = layout.vjp.name;
     }
-    const outputs = await runBatched(session, perSample, {}, x.batch, layout.staticBatch, [
-      outputName,
-    ]);
+    const outputs = await runBatched(
+      session,
+      perSample,
+      {},
+      x.batch,
+      this.chunk(layout.staticBatch),
+      [outputName],
+    );
     return outputTensor(outputs[outputName], session.label, outputName);
   }
 
@@ -559,7 +582,9 @@ export async function loadModelPackage(
       dir,
       graphs: opened.length,
     });
-    return new PackageModel(dir, manifest, denoiser, vjp, codecs);
+    const provider = options.provider ?? "cpu";
+    const itemRuns = options.itemRuns ?? provider === "cpu";
+    return new PackageModel(dir, manifest, denoiser, vjp, codecs, itemRuns);
   } catch (error) {
     for (const session of opened) await releaseSession(session);
     throw error;
