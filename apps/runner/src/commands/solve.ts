@@ -56,7 +56,7 @@ export const solveCommand: Command = {
       type: "string",
       valueName: "DIR|embedded:NAME",
       description:
-        "Model package folder, or embedded:patches / embedded:digits / embedded:fashion.",
+        "Model package folder, or embedded:patches / embedded:patches-multiscale / embedded:digits / embedded:fashion.",
     },
     {
       name: "solver",
@@ -127,7 +127,8 @@ export const solveCommand: Command = {
       name: "seed",
       type: "string",
       valueName: "N",
-      description: "Seed of every random draw of the solver.",
+      description:
+        "Seed of every random draw of the solver. A run cell also keys its draws on the clean image's content hash, which solve does not have, so seed N here draws other samples than seed N in tweedie run.",
       default: "0",
     },
     {
