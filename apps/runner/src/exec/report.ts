@@ -119,23 +119,38 @@ async function imageRef(
   return { bytes: bytes ?? new Uint8Array(), mediaType: "image/png" };
 }
 
-/** PSNR (or the first metric) against NFE, one plot per task. */
+/**
+ * PSNR (or the first metric) against NFE, one plot per dataset with a series per solver
+ * and task, because datasets differ too much in PSNR to share an axis.
+ */
 export function reportPlots(leaderboard: Leaderboard): ReportPlot[] {
   const column =
     leaderboard.columns.find((c) => c.key.startsWith("psnr@")) ?? leaderboard.columns[0];
   if (!column) return [];
-  try {
-    return [
-      metricPlot(leaderboard, {
-        column: column.key,
-        x: "nfe",
-        seriesBy: ["solver", "task"],
-        title: `${column.key} against NFE per image`,
-      }),
-    ];
-  } catch {
-    return [];
+  const datasets = [...new Set(leaderboard.groups.map((group) => group.key.dataset))];
+  const plots: ReportPlot[] = [];
+  for (const dataset of datasets) {
+    const groups = leaderboard.groups.filter((group) => group.key.dataset === dataset);
+    try {
+      plots.push(
+        metricPlot(
+          { ...leaderboard, groups },
+          {
+            column: column.key,
+            x: "nfe",
+            seriesBy: ["solver", "task"],
+            title:
+              dataset === undefined
+                ? `${column.key} against NFE per image`
+                : `${dataset}: ${column.key} against NFE per image`,
+          },
+        ),
+      );
+    } catch {
+      // A dataset without the column gets no plot.
+    }
   }
+  return plots;
 }
 
 export async function renderRunReport(
