@@ -130,8 +130,13 @@ function maxAbsDifference(a, b) {
 
 async function openSize(size) {
   const dir = join(options.exportDir, `unet-${size}`);
-  const model = await loadModelPackage(dir, { intraOpThreads: options.threads });
+  // The batched path the table measures: two forwards as one doubled-batch run. The CPU
+  // default runs batch items one at a time (so samples do not depend on the batch); the
+  // second model times that path for the same rounds.
+  const model = await loadModelPackage(dir, { intraOpThreads: options.threads, itemRuns: false });
   const denoiser = new Denoiser(model, { vjpMode: "vjp" });
+  const itemModel = await loadModelPackage(dir, { intraOpThreads: options.threads });
+  const itemDenoiser = new Denoiser(itemModel, { vjpMode: "vjp" });
   const raw = await ort.InferenceSession.create(join(dir, "denoiser.onnx"), {
     graphOptimizationLevel: "all",
     executionProviders: ["cpu"],
@@ -161,12 +166,12 @@ async function openSize(size) {
     ]),
     timestep: new ort.Tensor("float32", new Float32Array(batch).fill(TIMESTEP_INDEX), [batch]),
   });
-  return { size, model, denoiser, raw, reference, t, cond, check, feeds };
+  return { size, model, itemModel, denoiser, itemDenoiser, raw, reference, t, cond, check, feeds };
 }
 
 /** Times one call of each variant at one size, PyTorch first. */
 async function timeRound(torch, entry) {
-  const { size, denoiser, raw, reference, t, cond, feeds } = entry;
+  const { size, denoiser, itemDenoiser, raw, reference, t, cond, feeds } = entry;
   const one = feeds(1);
   const two = feeds(2);
   const torchForwardBackward = await torch.time("forward_backward", size);
@@ -183,6 +188,9 @@ async function timeRound(torch, entry) {
       twoForwardsBatchSeconds: await seconds(() => raw.run(two)),
       fdGradientSeconds: await seconds(() =>
         denoiser.jvpFiniteDifference(reference.x, t, cond, reference.g),
+      ),
+      fdGradientItemRunsSeconds: await seconds(() =>
+        itemDenoiser.jvpFiniteDifference(reference.x, t, cond, reference.g),
       ),
       fdStepSeconds: await seconds(async () => {
         await denoiser.denoise(reference.x, t, cond);
@@ -219,6 +227,7 @@ function roundRatios(reference, onnx, clock) {
   return {
     twoForwardsBatchVsTorchForwardBackward: onnx.twoForwardsBatchSeconds[clock] / backward,
     fdGradientVsTorchForwardBackward: onnx.fdGradientSeconds[clock] / backward,
+    fdGradientItemRunsVsTorchForwardBackward: onnx.fdGradientItemRunsSeconds[clock] / backward,
     fdStepVsTorchForwardBackward: onnx.fdStepSeconds[clock] / backward,
     vjpStepVsTorchForwardBackward: onnx.vjpStepSeconds[clock] / backward,
     forwardVsTorchForward: onnx.forwardSeconds[clock] / reference.forwardSeconds[clock],
@@ -286,12 +295,14 @@ for (const entry of summary) {
       `DPS step with FD (3 fwd) ${r.fdStepVsTorchForwardBackward.toFixed(2)}, VJP graph step ${r.vjpStepVsTorchForwardBackward.toFixed(2)}; ` +
       `ORT fwd vs torch fwd ${r.forwardVsTorchForward.toFixed(2)} (CPU time ${c.forwardVsTorchForward.toFixed(2)}); ` +
       `torch fwd+bwd / fwd ${r.torchForwardBackwardVsForward.toFixed(2)}; ` +
-      `FD gradient vs torch fwd+bwd with parameter gradients ${r.fdGradientVsTorchForwardBackwardParameters.toFixed(2)}`,
+      `FD gradient vs torch fwd+bwd with parameter gradients ${r.fdGradientVsTorchForwardBackwardParameters.toFixed(2)}; ` +
+      `FD gradient with item runs (CPU default) ${r.fdGradientItemRunsVsTorchForwardBackward.toFixed(2)}`,
   );
 }
 for (const entry of entries) {
   await entry.raw.release();
   await entry.model.dispose();
+  await entry.itemModel.dispose();
 }
 writeResult(options.out, {
   benchmark: "dps-gradient",
