@@ -3,6 +3,7 @@ import { copyFile, mkdir, mkdtemp, readFile, symlink, writeFile } from "node:fs/
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import sharp from "sharp";
 import { describe, expect, it } from "vitest";
 import {
   checkDataset,
@@ -390,6 +391,23 @@ describe("image checks", () => {
     if (!item?.check) throw new Error(`no check for ${id}`);
     return item.check;
   }
+
+  it("finds a truncated JPEG only when decoding", async () => {
+    const dir = await tempDir();
+    // Large enough that 60 % of the file still holds the whole header.
+    const noise = Uint8Array.from({ length: 256 * 256 * 3 }, (_, i) => (i * 2654435761) % 251);
+    const jpeg = await sharp(noise, { raw: { width: 256, height: 256, channels: 3 } })
+      .jpeg()
+      .toBuffer();
+    await writeFile(join(dir, "cut.jpg"), jpeg.subarray(0, Math.floor(jpeg.length * 0.6)));
+    const manifest = await loadDataset(dataset({ kind: "folder", root: dir }));
+    const headers = await checkDataset(manifest);
+    expect(headers.report.items[0].problems).toEqual([]);
+    const decoded = await checkDataset(manifest, { decode: true });
+    expect(decoded.report.items[0].problems).toEqual([
+      "decoding failed: VipsJpeg: premature end of JPEG image",
+    ]);
+  });
 
   it("reports byte-identical images as a problem of the second", async () => {
     const dir = await tempDir();

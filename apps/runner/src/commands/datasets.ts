@@ -18,6 +18,12 @@ export const datasetsCheckCommand: Command = {
       type: "boolean",
       description: "Also re-hash every file against its manifest entry.",
     },
+    {
+      name: "decode",
+      type: "boolean",
+      description:
+        "Also decode every image, to find truncated or corrupt pixel data that a header read misses (slower).",
+    },
   ],
   async run(values, positionals, ctx) {
     const [target] = positionals;
@@ -45,6 +51,7 @@ export const datasetsCheckCommand: Command = {
       const manifest = await loadDataset(dataset);
       const { report } = await checkDataset(manifest, {
         verifyHashes: Boolean(values["verify-hashes"]),
+        decode: Boolean(values.decode),
       });
       ctx.stdout(
         `${report.dataset}: ${report.items.length} items, ${report.failed} with problems (manifest ${manifest.hash.slice(0, 12)})`,

@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import sharp from "sharp";
 import {
   checkImageHeader,
   type ImageProbe,
@@ -27,6 +28,11 @@ export interface CheckOptions {
   probe?: ImageProbe;
   /** Re-hash every file and compare with the manifest. */
   verifyHashes?: boolean;
+  /**
+   * Decode every image whose header passed, which finds truncated and corrupt pixel data
+   * that a header read cannot see; costs a full decode per image.
+   */
+  decode?: boolean;
   concurrency?: number;
 }
 
@@ -43,7 +49,7 @@ export async function checkDataset(
   const probe = options.probe ?? probeWithSharp;
   const rules = rulesOf(manifest);
   const checked = await mapLimit(manifest.items, options.concurrency ?? 8, async (item) =>
-    checkItem(manifest, item, rules, probe, options.verifyHashes ?? false),
+    checkItem(manifest, item, rules, probe, options.verifyHashes ?? false, options.decode ?? false),
   );
   const items = checked.map(({ report }) => report);
   // Cells are keyed by content, so byte-identical items would share one cell.
@@ -80,6 +86,7 @@ async function checkItem(
   rules: ImageRules | null,
   probe: ImageProbe,
   verifyHashes: boolean,
+  decode: boolean,
 ): Promise<{ item: DatasetItem; report: ItemReport }> {
   const report: ItemReport = { id: item.id, problems: [], warnings: [] };
   if (item.annotation?.kind === "pie-bench") {
@@ -98,10 +105,25 @@ async function checkItem(
   try {
     const { check, problems } = checkImageHeader(await probe(file), rules);
     report.problems.push(...problems);
+    if (decode && problems.length === 0) {
+      const failure = await decodeFailure(file, rules.maxPixels);
+      if (failure !== undefined) report.problems.push(`decoding failed: ${failure}`);
+    }
     return { item: { ...item, check }, report };
   } catch (error) {
     const message = (error as Error).message.trim().replace(/:$/, "");
     report.problems.push(`cannot read the image header: ${message}`);
     return { item, report };
+  }
+}
+
+/** Decodes every pixel of an image; returns the decoder's message when that fails. */
+async function decodeFailure(file: string, maxPixels: number): Promise<string | undefined> {
+  try {
+    // failOn "warning" turns libvips' warnings about truncated or corrupt data into errors.
+    await sharp(file, { limitInputPixels: maxPixels, failOn: "warning" }).raw().toBuffer();
+    return undefined;
+  } catch (error) {
+    return (error as Error).message.trim().replace(/:$/, "");
   }
 }
