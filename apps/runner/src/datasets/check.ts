@@ -30,7 +30,7 @@ export interface CheckOptions {
   verifyHashes?: boolean;
   /**
    * Decode every image whose header passed, which finds truncated and corrupt pixel data
-   * that a header read cannot see; costs a full decode per image.
+   * that a header read cannot see. It costs a full decode per image.
    */
   decode?: boolean;
   concurrency?: number;
