@@ -227,20 +227,14 @@ function withSeed(
 
 const RANDOM_OPERATORS = new Set(["motion-blur", "inpainting"]);
 
+/**
+ * Returns the cell's editing prompts. Planning resolved them already (the task's own, else
+ * the item's), and "" stays "": it is the model's null prompt, not a missing one.
+ */
 function editingPrompts(job: CellJob): { source: string; target: string } {
   const task = job.cell.task;
-  const annotation = job.item.annotation;
   if (task.kind !== "editing") throw new Error("editingPrompts called for a restoration cell");
-  if (annotation?.kind === "pie-bench") {
-    return {
-      source: task.sourcePrompt || annotation.sourcePrompt,
-      target: task.targetPrompt || annotation.targetPrompt,
-    };
-  }
-  const classPrompt =
-    annotation?.kind === "digit" || annotation?.kind === "fashion" ? annotation.prompt : "";
-  const source = task.sourcePrompt || classPrompt;
-  return { source, target: task.targetPrompt };
+  return { source: task.sourcePrompt, target: task.targetPrompt };
 }
 
 function checkOutput(result: SolveResult, job: CellJob): void {

@@ -1,4 +1,4 @@
-import { readdir } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
@@ -63,4 +63,36 @@ output: { location: ${JSON.stringify(out)} }
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(JSON.stringify(PROMPT));
   }, 60_000);
+  it("keeps an empty source prompt as the null prompt", async () => {
+    const dir = await tempDir("prompts-empty");
+    const out = join(dir, "out");
+    const config = await writeConfig(
+      dir,
+      `name: empty
+datasets:
+  - { kind: digits, classes: [3], limit: 1 }
+tasks:
+  - name: implicit
+    editing: { target: "a handwritten digit 8" }
+  - name: empty-source
+    editing: { source: "", target: "a handwritten digit 8" }
+solvers:
+  - { name: flowalign, preset: flowalign-digits }
+model: embedded:digits
+output: { location: ${JSON.stringify(out)} }
+`,
+    );
+    expect((await runCli(["run", config, "--log-format", "plain"])).code).toBe(0);
+    const cells = join(out, "empty", "cells");
+    const sources = new Map<string, { prompt: string; output: string }>();
+    for (const cell of await readdir(cells)) {
+      const record = JSON.parse(await readFile(join(cells, cell, "record.json"), "utf8"));
+      const output = (await readFile(join(cells, cell, "output.npy"))).toString("base64");
+      sources.set(record.task.name, { prompt: record.prompts.source, output });
+    }
+    expect(sources.get("implicit")?.prompt).toBe("a handwritten digit 3");
+    expect(sources.get("empty-source")?.prompt).toBe("");
+    // The source prompt enters FlowAlign's source velocity, so the edits differ.
+    expect(sources.get("empty-source")?.output).not.toBe(sources.get("implicit")?.output);
+  }, 120_000);
 });
