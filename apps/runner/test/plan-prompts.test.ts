@@ -23,6 +23,7 @@ const editing = (sourcePrompt: string, targetPrompt: string): Cell["task"] => ({
 const labels = new Map([
   ["fashion", new Set(["", "dress", "a photo of a dress", "t-shirt"])],
   ["photos", null],
+  ["patches", new Set([""])],
 ]);
 const taskIndex = new Map([
   ["inpaint", 0],
@@ -54,6 +55,17 @@ describe("checkPlanPrompts", () => {
     expect(errors[0].received).toBe("a photo of a hat");
     expect(errors[1].message).toContain('no label for prompt "Dress"');
     expect(errors[1].hint).toContain('"a photo of a dress"');
+  });
+
+  it("rejects any prompt but the empty one on an unconditional model", () => {
+    const cells = [cell("patches", restoration("")), cell("patches", editing("a cat", ""))];
+    const errors = checkPlanPrompts(cells, labels, taskIndex);
+    expect(errors.map((error) => [error.path, error.message])).toEqual([
+      [
+        ["tasks", 1, "editing", "source"],
+        "the model of dataset patches is unconditional and takes only the empty prompt",
+      ],
+    ]);
   });
 
   it("leaves models without a label table to the model", () => {

@@ -120,9 +120,10 @@ export async function readPixelChannels(dir: string): Promise<number | null> {
 }
 
 /**
- * Prompts a label-conditioned model package accepts: the keys of its manifest's prompt
- * table and the empty prompt. Null for any other package (unconditional, text-conditioned,
- * or a layout without tweedie-model.json), whose prompts the model itself checks.
+ * Prompts a model package accepts: for a label-conditioned one the keys of its manifest's
+ * prompt table and the empty prompt, for an unconditional one the empty prompt only. Null
+ * for any other package (text-conditioned, or a layout without tweedie-model.json), whose
+ * prompts the model itself checks.
  */
 export async function readLabelPrompts(dir: string): Promise<Set<string> | null> {
   let manifest: { conditioning?: { kind?: string; prompts?: Record<string, unknown> } };
@@ -132,6 +133,7 @@ export async function readLabelPrompts(dir: string): Promise<Set<string> | null>
     return null;
   }
   const conditioning = manifest.conditioning;
+  if (conditioning?.kind === "none") return new Set([""]);
   if (conditioning?.kind !== "label" || typeof conditioning.prompts !== "object") return null;
   return new Set(["", ...Object.keys(conditioning.prompts ?? {})]);
 }

@@ -8,8 +8,8 @@ const MAX_LISTED_PROMPTS = 12;
  * Checks every prompt of a plan against the label tables of label-conditioned models, so
  * that a misspelt class name fails before any cell runs, as a config error naming the
  * task field. `labelPrompts` maps a dataset name to the accepted prompts of its model
- * (the empty prompt included), or to null where the model takes any prompt or none is
- * known. `taskIndex` gives each task's position in the config, for error paths. One error
+ * (the empty prompt included; only the empty prompt for an unconditional model), or to
+ * null where the model takes any prompt or none is known. `taskIndex` gives each task's position in the config, for error paths. One error
  * per (task, field, prompt).
  */
 export function checkPlanPrompts(
@@ -38,6 +38,21 @@ export function checkPlanPrompts(
       const listed = [...accepted]
         .filter((value) => value !== "")
         .map((value) => JSON.stringify(value));
+      if (listed.length === 0) {
+        errors.set(
+          key,
+          new TweedieError(
+            `the model of dataset ${cell.dataset.name} is unconditional and takes only the empty prompt`,
+            {
+              code: "invalid_value",
+              path: ["tasks", taskIndex.get(task.name) ?? task.name, ...field],
+              received: prompt,
+              hint: 'set the prompt to "", or give the dataset a conditioned model',
+            },
+          ),
+        );
+        continue;
+      }
       const more =
         listed.length > MAX_LISTED_PROMPTS
           ? `, and ${listed.length - MAX_LISTED_PROMPTS} more`
