@@ -125,7 +125,9 @@ export async function executeCell(job: CellJob, ctx: CellContext): Promise<CellO
     const scores = scoreOutputs(job, item.x, result, operator, y, sigmaY);
     if (problem.kind === "editing" && ctx.editingScores) {
       const extraScores = await ctx.editingScores(job, result.x.item(0), problem.targetPrompt);
+      const requested = job.metrics.names;
       for (const { name, value, formula } of extraScores) {
+        if (requested.length > 0 && !requested.includes(name)) continue;
         scores.metrics[name] = value;
         scores.results.push(customResult(job, name, value, true, formula));
       }
@@ -164,6 +166,7 @@ export async function executeCell(job: CellJob, ctx: CellContext): Promise<CellO
       cell: cell.content,
       metrics: scores.metrics,
       results: scores.results,
+      outOfRange: scores.outOfRange,
       nfe: result.nfe,
       timings: { ...timings, total: (performance.now() - started) / 1000 },
       createdAt: new Date().toISOString(),
@@ -258,7 +261,18 @@ interface CellScores {
   metrics: Record<string, number | null>;
   /** Every result with the conventions behind it, for leaderboards. */
   results: MetricResult[];
+  /**
+   * Values of sample 0 (and of the mean) outside [-1, 1]. Metrics use the output as
+   * output.npy stores it, unclipped; output.png clips.
+   */
+  outOfRange: { output: number; mean?: number };
 }
+
+/**
+ * Metrics the runner computes itself rather than the metric registry: the data-consistency
+ * ratio and the editing scores of models with a classifier. `metrics.names` may list them.
+ */
+export const RUNNER_METRICS = ["consistency", "success", "classSuccess", "targetProbability"];
 
 /** Metrics of sample 0, of the sample mean when there is one, and the data-consistency ratio. */
 function scoreOutputs(
@@ -269,8 +283,10 @@ function scoreOutputs(
   y: Tensor | undefined,
   sigmaY: number,
 ): CellScores {
-  const scores: CellScores = { metrics: {}, results: [] };
-  const names = job.metrics.names.length > 0 ? job.metrics.names : undefined;
+  const scores: CellScores = { metrics: {}, results: [], outOfRange: { output: 0 } };
+  const requested = job.metrics.names.length > 0 ? job.metrics.names : undefined;
+  const names = requested?.filter((name) => !RUNNER_METRICS.includes(name));
+  const wanted = (name: string) => requested === undefined || requested.includes(name);
   const add = (prefix: string, record: ScoreRecord) => {
     for (const [name, value] of Object.entries(record.metrics)) {
       scores.metrics[`${prefix}${name}`] = value.value;
@@ -282,9 +298,15 @@ function scoreOutputs(
     range: [-1, 1] as const,
     ...(names ? { metrics: names } : {}),
   };
-  add("", score(reference, result.x.item(0), options));
-  if (result.mean) add("mean.", score(reference, result.mean, options));
-  if (operator && y && sigmaY > 0) {
+  const sample = score(reference, result.x.item(0), options);
+  add("", sample);
+  scores.outOfRange.output = sample.outOfRange.output;
+  if (result.mean) {
+    const mean = score(reference, result.mean, options);
+    add("mean.", mean);
+    scores.outOfRange.mean = mean.outOfRange.output;
+  }
+  if (operator && y && sigmaY > 0 && wanted("consistency")) {
     const residual = sub(operator.forward(result.x.item(0)), y);
     const value = norm(residual) / (sigmaY * Math.sqrt(residual.size));
     scores.metrics.consistency = value;

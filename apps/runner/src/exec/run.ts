@@ -1,7 +1,9 @@
 import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { renderError, TweedieError } from "@tweedie/core";
+import { listMetrics, type ProfileName } from "@tweedie/eval";
 import { noiseSpecSchema, operatorSpecSchema } from "@tweedie/operators";
+import { closest } from "../cli/suggest.js";
 import { ConfigError } from "../config/issues.js";
 import { loadConfigFile } from "../config/load.js";
 import type { TweedieConfig } from "../config/resolve.js";
@@ -16,6 +18,7 @@ import { renderPlanSummary, summarizePlan } from "../plan/summary.js";
 import { solverRegistry } from "../solvers/registry.js";
 import { openResultStore } from "../store/open.js";
 import type { ResultStore } from "../store/results.js";
+import { RUNNER_METRICS } from "./cell.js";
 import { planWorkerSlots } from "./devices.js";
 import { storeFailure } from "./failure.js";
 import type { CellJob, CellOutcome } from "./job.js";
@@ -86,7 +89,7 @@ export async function planRun(
       datasetModels.set(dataset.modelRef.ref, await identity(dataset.modelRef));
   }
   const model = datasetModels.get(config.datasets[0].modelRef.ref)!;
-  const channelErrors = await checkDatasetChannels(config);
+  const channelErrors = [...(await checkDatasetChannels(config)), ...checkMetricNames(config)];
   if (channelErrors.length > 0) throw new ConfigError(channelErrors);
   const plan = planCells({
     config,
@@ -112,6 +115,33 @@ export async function planRun(
     shard,
     planHash: hashCanonical(plan.cells.map((cell) => cell.id)),
   };
+}
+
+/**
+ * Checks `metrics.names` against the profile's metrics and the runner's own, so a misspelt
+ * name fails the config instead of every cell.
+ */
+function checkMetricNames(config: TweedieConfig): TweedieError[] {
+  const profile = config.metrics.profile as ProfileName;
+  let known: string[];
+  try {
+    known = [...listMetrics(profile).map((metric) => metric.name), ...RUNNER_METRICS];
+  } catch {
+    return [];
+  }
+  return config.metrics.names.flatMap((name, index) => {
+    if (known.includes(name)) return [];
+    const guess = closest(name, known, 2);
+    return [
+      new TweedieError(`profile ${profile} has no metric ${JSON.stringify(name)}`, {
+        code: "invalid_value",
+        path: ["metrics", "names", index],
+        expected: known,
+        received: name,
+        hint: guess ? `did you mean "${guess}"?` : undefined,
+      }),
+    ];
+  });
 }
 
 /** Channels of the images a dataset kind yields: the digit and fashion arrays are grey, image files are read as RGB. */

@@ -40,6 +40,19 @@ describe("CLI errors", () => {
     );
   });
 
+  it("reject an unknown metric name before any cell runs", async () => {
+    const dir = await tempDir("cli-errors-metrics");
+    const config = await writeConfig(
+      dir,
+      digitsConfig(join(dir, "out"), "metrics: { names: [psnr, sucess] }"),
+    );
+    const result = await runCli(["run", config, "--dry-run"]);
+    expect(result.code).toBe(2);
+    const lines = result.stderr.split("\n");
+    expect(lines[1]).toContain('metrics.names[1]: profile canonical has no metric "sucess"');
+    expect(lines[1]).toContain('did you mean "success"?');
+  });
+
   it("check options in a dry run too", async () => {
     const dir = await tempDir("cli-errors-dry-run");
     const config = await writeConfig(dir, digitsConfig(join(dir, "out")));

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import sharp from "sharp";
 import { describe, expect, it } from "vitest";
@@ -100,5 +100,20 @@ output: { location: ./out }
       failedRows: number;
     })[];
     expect(groups.map((group) => [group.rows, group.failedRows])).toEqual([[2, 0]]);
+  }, 120_000);
+  it("keep only the named metrics, runner metrics included", async () => {
+    const dir = await tempDir("leaderboard-named-metrics");
+    const out = join(dir, "out");
+    const text = digitsConfig(out, "metrics: { names: [psnr, consistency] }")
+      .replace("limit: 6", "limit: 2")
+      .replace("seeds: [0, 1]", "seeds: [0]");
+    const config = await writeConfig(dir, text);
+    expect((await runCli(["run", config, "--log-format", "plain"])).code).toBe(0);
+    const cells = join(out, "e2e-digits", "cells");
+    for (const cell of await readdir(cells)) {
+      const record = JSON.parse(await readFile(join(cells, cell, "record.json"), "utf8"));
+      expect(Object.keys(record.metrics).sort()).toEqual(["consistency", "psnr"]);
+      expect(Number.isInteger(record.outOfRange.output)).toBe(true);
+    }
   }, 120_000);
 });
