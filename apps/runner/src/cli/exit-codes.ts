@@ -10,11 +10,11 @@ export const EXIT_CODE_HELP: Readonly<Record<string, string>> = {
   leaderboard:
     "0 leaderboard written, 1 reading the stored results failed, 2 invalid usage, no run found at LOCATION, or the output file could not be written.",
   solve:
-    "0 reconstruction written, 1 reading or writing an image, or loading or running the model, failed, 2 invalid usage or input.",
+    "0 reconstruction written, 1 an existing image or model file could not be read or decoded, or writing or running the model failed, 2 invalid usage or input (a missing file or a model whose files fail their hash included).",
   degrade:
-    "0 measurement written, 1 an image could not be read or written, 2 invalid usage or input.",
+    "0 measurement written, 1 an existing image could not be read or decoded, or writing failed, 2 invalid usage or input (a missing file included).",
   score:
-    "0 scores printed, 1 an image or feature model could not be read, 2 invalid usage or input.",
+    "0 scores printed, 1 an existing image or feature model could not be read or decoded, 2 invalid usage or input (a missing file included).",
   regress:
     "0 the check passed, 1 it failed (drops beyond tolerance, missing rows or values, rows with fewer results, changed data or conventions; all listed) or reading stored results failed, 2 invalid usage or an unreadable leaderboard file.",
   "datasets check":

@@ -17,9 +17,11 @@ export async function readSpec(
   if (trimmed.startsWith("@")) {
     const file = trimmed.slice(1);
     const content = await readFile(file, "utf8").catch((cause: unknown) => {
-      throw new TweedieError("cannot read spec file", {
-        code: "not_found",
-        path: [option, file],
+      const missing = (cause as NodeJS.ErrnoException)?.code === "ENOENT";
+      // One path element: renderError joins elements with "." and "--operator.FILE" misreads.
+      throw new TweedieError(missing ? "spec file not found" : "cannot read spec file", {
+        code: missing ? "not_found" : "io_failed",
+        path: [`${option} @${file}`],
         cause,
       });
     });

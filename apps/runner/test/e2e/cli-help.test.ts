@@ -61,7 +61,7 @@ describe("CLI help", () => {
       ],
       [
         ["score"],
-        "Exit codes: 0 scores printed, 1 an image or feature model could not be read, 2 invalid usage or input.",
+        "Exit codes: 0 scores printed, 1 an existing image or feature model could not be read or decoded, 2 invalid usage or input (a missing file included).",
       ],
       [
         ["models", "inspect"],

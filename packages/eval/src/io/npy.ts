@@ -153,7 +153,12 @@ export async function writeNpy(
 /** Reads a float32 .npy file and, when present, the value range from `<path>.json`. */
 export async function readNpy(path: string): Promise<ReadNpyResult> {
   const bytes = await readFile(path).catch((cause: unknown) => {
-    throw new TweedieError(`${path}: cannot read file`, { code: "not_found", path: [path], cause });
+    const missing = (cause as NodeJS.ErrnoException)?.code === "ENOENT";
+    throw new TweedieError(missing ? "file not found" : "cannot read file", {
+      code: missing ? "not_found" : "io_failed",
+      path: [path],
+      cause,
+    });
   });
   const array = decodeNpy(bytes, path);
   const sidecarText = await readFile(`${path}.json`, "utf8").catch(() => null);
