@@ -1,7 +1,7 @@
 import { createRng, TweedieError } from "@tweedie/core";
 import { buildOperator, measure } from "@tweedie/operators";
 import { type Command, EXIT_OK } from "../cli/command.js";
-import { parseBitDepth, readSpec, readTensor, writeTensor } from "./specs.js";
+import { parseBitDepth, readSpec, readTensor, warnClipped, writeTensor } from "./specs.js";
 
 export const degradeCommand: Command = {
   path: ["degrade"],
@@ -70,11 +70,12 @@ export const degradeCommand: Command = {
       { imageShape: x.shape.slice(1) },
     );
     const { y, record } = measure(operator, x, noise, createRng(seed).split("degrade", input));
-    await writeTensor(
+    const clipped = await writeTensor(
       values.out as string,
       y,
       parseBitDepth(values["bit-depth"] as string | undefined),
     );
+    warnClipped(clipped, y.size / y.batch, values.out as string, ctx);
     ctx.stdout(
       JSON.stringify({
         input,

@@ -12,7 +12,14 @@ import { closest } from "../cli/suggest.js";
 import { ConfigError, issuesToErrors } from "../config/issues.js";
 import { modelDir } from "../exec/models.js";
 import { solverRegistry } from "../solvers/registry.js";
-import { matchChannels, parseBitDepth, readSpec, readTensor, writeTensor } from "./specs.js";
+import {
+  matchChannels,
+  parseBitDepth,
+  readSpec,
+  readTensor,
+  warnClipped,
+  writeTensor,
+} from "./specs.js";
 
 function imageShapeFor(
   spec: Record<string, unknown>,
@@ -206,6 +213,16 @@ export const solveCommand: Command = {
       const denoiser = new Denoiser(model);
       let problem: Problem;
       if (values.source) {
+        if (values.measurement !== undefined || values.operator !== undefined) {
+          throw new TweedieError(
+            "give --source for an edit or --measurement for a restoration, not both",
+            {
+              code: "invalid_value",
+              path: [values.measurement !== undefined ? "--measurement" : "--operator"],
+              received: values.measurement ?? values.operator,
+            },
+          );
+        }
         if (values["target-prompt"] === undefined)
           throw new TweedieError("missing --target-prompt", {
             code: "missing",
@@ -257,11 +274,12 @@ export const solveCommand: Command = {
       const result = await plugin
         .create(params)
         .solve(problem, createRng(Number(values.seed ?? 0)).split("solve"));
-      await writeTensor(
+      const clipped = await writeTensor(
         values.out as string,
         result.x,
         parseBitDepth(values["bit-depth"] as string | undefined),
       );
+      warnClipped(clipped, result.x.size / result.x.batch, values.out as string, ctx);
       ctx.stdout(
         JSON.stringify(
           {

@@ -93,15 +93,44 @@ export async function readTensor(path: string): Promise<{ x: Tensor; note: strin
 }
 
 /** Writes item 0 of a [N, C, H, W] tensor on [-1, 1] as PNG (8 or 16 bit) or exact `.npy` on [-1, 1]. */
-export async function writeTensor(path: string, x: Tensor, bitDepth: 8 | 16): Promise<void> {
+/**
+ * Writes sample 0 as .npy (exact, with a [-1, 1] sidecar) or .png (clipped to [-1, 1]).
+ * Returns how many values the PNG clipped, so callers can warn; 0 for .npy.
+ */
+export async function writeTensor(path: string, x: Tensor, bitDepth: 8 | 16): Promise<number> {
   const item = x.item(0);
   const shape = item.shape.slice(1);
-  if (extname(path).toLowerCase() === ".npy") {
+  const extension = extname(path).toLowerCase();
+  if (extension === ".npy") {
     await writeNpy(path, { data: item.data, shape }, { valueRange: [-1, 1] });
-    return;
+    return 0;
   }
+  if (extension !== ".png") {
+    throw new TweedieError("unsupported output file type", {
+      code: "invalid_value",
+      path: ["--out"],
+      expected: ".png (8 or 16 bits, clipped to [-1, 1]) or .npy (exact)",
+      received: path,
+    });
+  }
+  let clipped = 0;
+  for (const value of item.data) if (value < -1 || value > 1) clipped++;
   const unit = Float32Array.from(item.data, (v) => Math.min(1, Math.max(0, (v + 1) / 2)));
   await writeImage(path, { data: unit, shape: shape as [number, number, number] }, { bitDepth });
+  return clipped;
+}
+
+/** Warns on stderr when writing a PNG clipped values that a .npy would keep. */
+export function warnClipped(
+  clipped: number,
+  total: number,
+  path: string,
+  ctx: { stderr: (line: string) => void },
+): void {
+  if (clipped === 0) return;
+  ctx.stderr(
+    `warning: ${clipped} of ${total} values lie outside [-1, 1] and were clipped in ${path}; write .npy to keep them`,
+  );
 }
 
 export function parseBitDepth(value: string | undefined): 8 | 16 {

@@ -91,6 +91,66 @@ describe("CLI errors", () => {
     );
   });
 
+  it("warn when a PNG clips a measurement and reject other file types", async () => {
+    const dir = await tempDir("cli-errors-degrade");
+    const image = join(import.meta.dirname, "../../../../data/samples/chelsea.png");
+    const png = join(dir, "y.png");
+    const clipped = await runCli([
+      "degrade",
+      image,
+      "--operator",
+      "dps-phase-retrieval",
+      "--out",
+      png,
+    ]);
+    expect(clipped.code).toBe(0);
+    expect(clipped.stderr).toMatch(
+      /^warning: \d+ of 442368 values lie outside \[-1, 1\] and were clipped in .*y\.png; write \.npy to keep them$/m,
+    );
+    const kept = await runCli([
+      "degrade",
+      image,
+      "--operator",
+      "dps-sr4",
+      "--out",
+      join(dir, "y.npy"),
+    ]);
+    expect(kept.code).toBe(0);
+    expect(kept.stderr).not.toContain("warning");
+    const jpeg = await runCli([
+      "degrade",
+      image,
+      "--operator",
+      "dps-sr4",
+      "--out",
+      join(dir, "y.jpg"),
+    ]);
+    expect(jpeg.code).toBe(2);
+    expect(jpeg.stderr).toContain("--out: unsupported output file type");
+  });
+
+  it("reject an edit and a restoration in one solve", async () => {
+    const result = await runCli([
+      "solve",
+      "--model",
+      "embedded:digits",
+      "--solver",
+      "flowedit",
+      "--source",
+      "source.png",
+      "--target-prompt",
+      "a handwritten digit 8",
+      "--measurement",
+      "y.npy",
+      "--out",
+      "out.png",
+    ]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      "--measurement: give --source for an edit or --measurement for a restoration, not both",
+    );
+  });
+
   it("report invalid solver params one per line", async () => {
     const result = await runCli([
       "solve",
