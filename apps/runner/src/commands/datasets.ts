@@ -1,4 +1,6 @@
+import { existsSync } from "node:fs";
 import { stat } from "node:fs/promises";
+import { join } from "node:path";
 import { TweedieError } from "@tweedie/core";
 import { type Command, EXIT_CELLS_FAILED, EXIT_OK } from "../cli/command.js";
 import { loadConfigFile } from "../config/load.js";
@@ -10,7 +12,7 @@ import { datasetSchema } from "../datasets/options.js";
 export const datasetsCheckCommand: Command = {
   path: ["datasets", "check"],
   summary:
-    "Check every image of a config's datasets (or of one image folder) before any task: header, orientation, bit depth, channels, size and pixel limit; lists each problem by file.",
+    "Check every image of a config's datasets (or of one image folder or PIE-Bench root) before any task: header, orientation, bit depth, channels, size and pixel limit; lists each problem by file.",
   positionals: "CONFIG|DIR",
   options: [
     {
@@ -35,11 +37,13 @@ export const datasetsCheckCommand: Command = {
     let datasets: ResolvedDataset[];
     const info = await stat(target).catch(() => undefined);
     if (info?.isDirectory()) {
-      const options = datasetSchema.parse({ kind: "folder", root: target });
+      // A folder with mapping_file.json is a PIE-Bench root; any other is an image folder.
+      const kind = existsSync(join(target, "mapping_file.json")) ? "pie-bench" : "folder";
+      const options = datasetSchema.parse({ kind, root: target });
       datasets = [
         {
           ...options,
-          name: "folder",
+          name: kind,
           modelRef: { kind: "embedded", name: "patches", ref: "embedded:patches" },
         } as ResolvedDataset,
       ];
