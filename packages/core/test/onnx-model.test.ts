@@ -453,4 +453,16 @@ describe("inspectModelPackage", () => {
     expect(summary.problems[0]).toBe("files.denoiser: SHA-256 differs from the manifest");
     expect(summary.problems[1]).toContain("input x dtype: expected float16; received float32");
   });
+
+  it("names a truncated graph file", async () => {
+    const dir = await tempDir();
+    const graph = affineGraph();
+    await writePackage(dir, { denoiser: graph });
+    await writeFile(join(dir, "denoiser.onnx"), graph.subarray(0, Math.floor(graph.length / 2)));
+    const summary = await inspectModelPackage(dir, { verifyHashes: false });
+    expect(summary.problems).toHaveLength(1);
+    expect(summary.problems[0]).toMatch(
+      /^files\.denoiser: denoiser\.onnx is not a valid ONNX model, perhaps truncated \(decoder: .+\)$/,
+    );
+  });
 });

@@ -103,8 +103,17 @@ async function summarizeFile(
     if (!summary.sha256Matches) problems.push(`files.${role}: SHA-256 differs from the manifest`);
   }
   if (!ONNX_ROLES.has(role)) return summary;
+  let model: ReturnType<typeof decodeModel>;
   try {
-    const model = decodeModel(await readFile(file));
+    model = decodeModel(await readFile(file));
+  } catch (error) {
+    // The protobuf decoder's own message ("index out of range") names no file.
+    problems.push(
+      `files.${role}: ${entry.path} is not a valid ONNX model, perhaps truncated (decoder: ${(error as Error).message})`,
+    );
+    return summary;
+  }
+  try {
     const signature = signatureFromModel(model, file);
     summary.graph = {
       irVersion: model.irVersion ?? null,
