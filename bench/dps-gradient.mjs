@@ -130,9 +130,9 @@ function maxAbsDifference(a, b) {
 
 async function openSize(size) {
   const dir = join(options.exportDir, `unet-${size}`);
-  // The batched path the table measures: two forwards as one doubled-batch run. The CPU
-  // default runs batch items one at a time (so samples do not depend on the batch); the
-  // second model times that path for the same rounds.
+  // The first model keeps the batched path the table measures: two forwards as one
+  // doubled-batch run. The CPU default runs batch items one at a time, so that samples do
+  // not depend on the batch, and the second model times that path in the same rounds.
   const model = await loadModelPackage(dir, { intraOpThreads: options.threads, itemRuns: false });
   const denoiser = new Denoiser(model, { vjpMode: "vjp" });
   const itemModel = await loadModelPackage(dir, { intraOpThreads: options.threads });

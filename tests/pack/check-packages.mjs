@@ -98,9 +98,9 @@ function bareImports(source) {
 }
 
 /**
- * Checks that every source map in a tarball can show its sources: the src/ folder does not
- * ship, so a .js.map needs sourcesContent for each source, and any other map (.d.ts.map)
- * needs sourcesContent or a source file that is in the tarball.
+ * Checks that every source map in a tarball can show its sources. The src/ folder does not
+ * ship, so a .js.map needs sourcesContent for each source. Any other map (.d.ts.map) needs
+ * sourcesContent or a source file that is in the tarball.
  */
 export function sourceMapProblems(label, files) {
   const problems = [];

@@ -10,7 +10,7 @@ import {
 
 const SHAPE = [3, 16, 16] as const;
 
-/** A smooth image on [-0.8, 0.2] with a different level per channel. */
+/** Returns a smooth image on [-0.8, 0.2] with a different level per channel. */
 function smoothImage(): Tensor {
   const [c, h, w] = SHAPE;
   const data = new Float32Array(c * h * w);

@@ -394,7 +394,7 @@ describe("image checks", () => {
 
   it("finds a truncated JPEG only when decoding", async () => {
     const dir = await tempDir();
-    // Large enough that 60 % of the file still holds the whole header.
+    // Large enough that 60 % of the file still contains the whole header.
     const noise = Uint8Array.from({ length: 256 * 256 * 3 }, (_, i) => (i * 2654435761) % 251);
     const jpeg = await sharp(noise, { raw: { width: 256, height: 256, channels: 3 } })
       .jpeg()

@@ -2,7 +2,7 @@ import type { Conditioning, Model } from "./contracts/model.js";
 import { TweedieError } from "./errors.js";
 import { timeAtSnr } from "./reschedule.js";
 import { createSchedule } from "./schedules.js";
-import { Tensor } from "./tensor.js";
+import { add, scale, sub, Tensor } from "./tensor.js";
 
 /**
  * Runs an x0-predicting denoiser at several scales and combines the estimates, so that a
@@ -41,7 +41,7 @@ export function multiscaleModel(model: Model, levels: number, spatialMultiple = 
   }
   const schedule = createSchedule(model.info.schedule);
 
-  /** Input scale and model time of each level at t, level 0 included. */
+  /** Returns the input scale and model time of each level at t, level 0 included. */
   const levelTimes = (t: number): { tau: number; scale: number }[] => {
     const alpha = schedule.alpha(t);
     const sigma = schedule.sigma(t);
@@ -92,7 +92,7 @@ export function multiscaleModel(model: Model, levels: number, spatialMultiple = 
       for (let level = levels; level >= 0; level--) {
         const { tau, scale } = times[level];
         const own = cotangents[level];
-        const projected = level === levels ? own : subtract(own, upsample2(average2(own)));
+        const projected = level === levels ? own : sub(own, upsample2(average2(own)));
         const result = await vjp(scaled(inputs[level], scale), tau, cond, projected);
         const local = scaled(result.vjp, scale);
         estimate =
@@ -126,7 +126,7 @@ function checkSize(xt: Tensor, factor: number, levels: number, name: string): vo
 
 /** Returns fine - up(avg(fine)) + up(coarse): fine's detail on coarse's block means. */
 function replaceBlockMeans(fine: Tensor, coarse: Tensor): Tensor {
-  return add(subtract(fine, upsample2(average2(fine))), upsample2(coarse));
+  return add(sub(fine, upsample2(average2(fine))), upsample2(coarse));
 }
 
 /** Means over 2x2 blocks of [N, C, H, W]. */
@@ -172,24 +172,7 @@ export function upsample2(x: Tensor): Tensor {
   return new Tensor(out, [n, c, 2 * h, ow]);
 }
 
+/** Returns factor * x, or x itself for a factor of 1. */
 function scaled(x: Tensor, factor: number): Tensor {
-  if (factor === 1) return x;
-  return new Tensor(
-    Float32Array.from(x.data, (value) => value * factor),
-    x.shape,
-  );
-}
-
-function add(a: Tensor, b: Tensor): Tensor {
-  return new Tensor(
-    Float32Array.from(a.data, (value, i) => value + b.data[i]),
-    a.shape,
-  );
-}
-
-function subtract(a: Tensor, b: Tensor): Tensor {
-  return new Tensor(
-    Float32Array.from(a.data, (value, i) => value - b.data[i]),
-    a.shape,
-  );
+  return factor === 1 ? x : scale(x, factor);
 }

@@ -155,12 +155,14 @@ describe("the embedded multiscale patches prior", () => {
     const g = createRng(7).normalTensor([1, 3, 32, 32]);
     const { output, vjp } = await model.vjp!(x, t, NONE, g);
     const plain = await model.predict(x, t, NONE);
+
     // The VJP graph computes the output along another path, so only rounding may differ.
     let largest = 0;
     for (let i = 0; i < plain.size; i++) {
       largest = Math.max(largest, Math.abs(output.data[i] - plain.data[i]));
     }
     expect(largest).toBeLessThan(1e-5);
+
     // <g, J v> by a central difference in float32, against <J^T g, v>.
     const h = 1e-2;
     const plus = await model.predict(
@@ -177,7 +179,7 @@ describe("the embedded multiscale patches prior", () => {
     for (let i = 0; i < g.size; i++) directional += g.data[i] * (plus.data[i] - minus.data[i]);
     directional /= 2 * h;
     const adjoint = dot(vjp, v);
-    // The difference quotient's own error is O(h^2) plus float32 rounding: about 4e-3 at
+    // The difference quotient has an O(h^2) error plus float32 rounding, about 4e-3 at
     // t = 0.6, where the coarse levels switch components fastest (1e-3 on one scale).
     // A missing input scale or a wrong adjoint gives errors of order 1.
     expect(Math.abs(adjoint - directional) / Math.abs(directional)).toBeLessThan(1e-2);

@@ -16,7 +16,7 @@ export const EXIT_CODE_HELP: Readonly<Record<string, string>> = {
   score:
     "0 scores printed, 1 an existing image or feature model could not be read or decoded, 2 invalid usage or input (a missing file included).",
   regress:
-    "0 the check passed, 1 it failed (drops beyond tolerance, missing rows or values, rows with fewer results, changed data or conventions; all listed) or reading stored results failed, 2 invalid usage or an unreadable leaderboard file.",
+    "0 the check passed, 1 it failed (drops beyond tolerance, missing rows or values, rows with fewer results, changed data or conventions, all listed) or reading stored results failed, 2 invalid usage or an unreadable leaderboard file.",
   "datasets check":
     "0 no problem found, 1 some images have problems (listed) or a dataset could not be read, 2 invalid usage or config.",
   "models inspect":

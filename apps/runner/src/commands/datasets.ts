@@ -37,7 +37,7 @@ export const datasetsCheckCommand: Command = {
     let datasets: ResolvedDataset[];
     const info = await stat(target).catch(() => undefined);
     if (info?.isDirectory()) {
-      // A folder with mapping_file.json is a PIE-Bench root; any other is an image folder.
+      // A folder with mapping_file.json is a PIE-Bench root, and any other one an image folder.
       const kind = existsSync(join(target, "mapping_file.json")) ? "pie-bench" : "folder";
       const options = datasetSchema.parse({ kind, root: target });
       datasets = [

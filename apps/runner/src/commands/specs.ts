@@ -95,7 +95,7 @@ export async function readTensor(path: string): Promise<{ x: Tensor; note: strin
 /** Writes item 0 of a [N, C, H, W] tensor on [-1, 1] as PNG (8 or 16 bit) or exact `.npy` on [-1, 1]. */
 /**
  * Writes sample 0 as .npy (exact, with a [-1, 1] sidecar) or .png (clipped to [-1, 1]).
- * Returns how many values the PNG clipped, so callers can warn; 0 for .npy.
+ * Returns how many values the PNG clipped, so callers can warn, and 0 for .npy.
  */
 export async function writeTensor(path: string, x: Tensor, bitDepth: 8 | 16): Promise<number> {
   const item = x.item(0);

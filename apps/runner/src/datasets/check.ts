@@ -29,8 +29,8 @@ export interface CheckOptions {
   /** Re-hash every file and compare with the manifest. */
   verifyHashes?: boolean;
   /**
-   * Decode every image whose header passed, which finds truncated and corrupt pixel data
-   * that a header read cannot see. It costs a full decode per image.
+   * Full decode of every image whose header passed, which finds truncated and corrupt pixel
+   * data that a header read cannot see. It costs a full decode per image.
    */
   decode?: boolean;
   concurrency?: number;
@@ -111,19 +111,23 @@ async function checkItem(
     }
     return { item: { ...item, check }, report };
   } catch (error) {
-    const message = (error as Error).message.trim().replace(/:$/, "");
-    report.problems.push(`cannot read the image header: ${message}`);
+    report.problems.push(`cannot read the image header: ${decoderMessage(error)}`);
     return { item, report };
   }
 }
 
-/** Decodes every pixel of an image; returns the decoder's message when that fails. */
+/** Decodes every pixel of an image and returns the decoder's message when that fails. */
 async function decodeFailure(file: string, maxPixels: number): Promise<string | undefined> {
   try {
     // failOn "warning" turns libvips' warnings about truncated or corrupt data into errors.
     await sharp(file, { limitInputPixels: maxPixels, failOn: "warning" }).raw().toBuffer();
     return undefined;
   } catch (error) {
-    return (error as Error).message.trim().replace(/:$/, "");
+    return decoderMessage(error);
   }
+}
+
+/** Strips the colon libvips leaves at the end of a message that has no detail after it. */
+function decoderMessage(error: unknown): string {
+  return (error as Error).message.trim().replace(/:$/, "");
 }

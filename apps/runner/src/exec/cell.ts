@@ -263,7 +263,7 @@ interface CellScores {
   results: MetricResult[];
   /**
    * Values of sample 0 (and of the mean) outside [-1, 1]. Metrics use the output as
-   * output.npy stores it, unclipped; output.png clips.
+   * output.npy stores it, unclipped, while output.png clips.
    */
   outOfRange: { output: number; mean?: number };
 }
@@ -286,7 +286,7 @@ function scoreOutputs(
   const scores: CellScores = { metrics: {}, results: [], outOfRange: { output: 0 } };
   const requested = job.metrics.names.length > 0 ? job.metrics.names : undefined;
   const names = requested?.filter((name) => !RUNNER_METRICS.includes(name));
-  const wanted = (name: string) => requested === undefined || requested.includes(name);
+  const isRequested = (name: string) => requested === undefined || requested.includes(name);
   const add = (prefix: string, record: ScoreRecord) => {
     for (const [name, value] of Object.entries(record.metrics)) {
       scores.metrics[`${prefix}${name}`] = value.value;
@@ -306,7 +306,7 @@ function scoreOutputs(
     add("mean.", mean);
     scores.outOfRange.mean = mean.outOfRange.output;
   }
-  if (operator && y && sigmaY > 0 && wanted("consistency")) {
+  if (operator && y && sigmaY > 0 && isRequested("consistency")) {
     const residual = sub(operator.forward(result.x.item(0)), y);
     const value = norm(residual) / (sigmaY * Math.sqrt(residual.size));
     scores.metrics.consistency = value;

@@ -62,8 +62,8 @@ export function leaderboardOf(
 
 /**
  * Drops failed records of items that later succeeded under the same dataset, task, solver
- * label, parameters, seed and sample: when a corrupt file is replaced, its content hash
- * and so its cell id change, and the old failure would otherwise stay in the row.
+ * label, parameters, seed and sample. Replacing a corrupt file changes its content hash
+ * and so its cell id, and the old failure would otherwise stay in the row.
  */
 function withoutSupersededFailures(records: readonly CellRecord[]): CellRecord[] {
   const slot = (record: CellRecord): string => {

@@ -339,7 +339,7 @@ export async function dryRunLines(
   try {
     done = await store.doneCellIds();
   } catch (error) {
-    // A dry run works without a reachable store, but says so: a real run would fail here.
+    // A dry run works without a reachable store, but warns, because a real run would fail here.
     unreadable = `warning: cannot read the results store, so no cell shows as done: ${(error as Error).message.split("\n")[0]}`;
   }
   const lines = renderPlanSummary(summarizePlan(planned.cells, shardCount, done));

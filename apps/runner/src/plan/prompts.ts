@@ -8,7 +8,7 @@ const MAX_LISTED_PROMPTS = 12;
  * Checks every prompt of a plan against the label tables of label-conditioned models, so
  * that a misspelt class name fails before any cell runs, as a config error naming the
  * task field. `labelPrompts` maps a dataset name to the accepted prompts of its model
- * (the empty prompt included; only the empty prompt for an unconditional model), or to
+ * (the empty prompt included, and only the empty prompt for an unconditional model), or to
  * null where the model takes any prompt or none is known. `taskIndex` gives each task's position in the config, for error paths. One error
  * per (task, field, prompt).
  */

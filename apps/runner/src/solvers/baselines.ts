@@ -1,9 +1,11 @@
 import {
+  add,
   conjugateGradient,
   type Operator,
   type Problem,
   type RestorationProblem,
   type SolverPlugin,
+  sub,
   Tensor,
   TweedieError,
 } from "@tweedie/core";
@@ -68,7 +70,7 @@ export function tikhonov(
   for (let n = 0; n < y.batch; n++) {
     const item = y.item(n);
     const prior = centre === "constant" ? constantFit(linear, item, shape) : undefined;
-    const residual = prior ? subtract(item, linear.forward(prior)) : item;
+    const residual = prior ? sub(item, linear.forward(prior)) : item;
     const rhs = linear.adjoint(residual);
     const apply = (x: Tensor): Tensor => {
       const ata = linear.adjoint(linear.forward(x));
@@ -106,20 +108,6 @@ function constantFit(op: Operator, y: Tensor, shape: readonly number[]): Tensor 
     out.fill(energy > 0 ? dot / energy : 0, k * plane, (k + 1) * plane);
   }
   return new Tensor(out, [1, channels, height, width]);
-}
-
-function subtract(a: Tensor, b: Tensor): Tensor {
-  return new Tensor(
-    Float32Array.from(a.data, (v, i) => v - b.data[i]),
-    a.shape,
-  );
-}
-
-function add(a: Tensor, b: Tensor): Tensor {
-  return new Tensor(
-    Float32Array.from(a.data, (v, i) => v + b.data[i]),
-    a.shape,
-  );
 }
 
 function stack(items: readonly Tensor[], shape: readonly number[]): Tensor {

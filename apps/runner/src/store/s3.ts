@@ -46,7 +46,7 @@ export interface S3StoreOptions {
 }
 
 /**
- * The S3 endpoint named by the environment: TWEEDIE_S3_ENDPOINT, else the AWS SDK's
+ * Returns the S3 endpoint named by the environment: TWEEDIE_S3_ENDPOINT, else the AWS SDK's
  * AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL. A config's output.s3.endpoint takes precedence.
  */
 export function s3EndpointFromEnv(env: NodeJS.ProcessEnv): string | undefined {

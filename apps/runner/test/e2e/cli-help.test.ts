@@ -49,7 +49,7 @@ describe("CLI help", () => {
       ],
       [
         ["regress"],
-        "Exit codes: 0 the check passed, 1 it failed (drops beyond tolerance, missing rows or values, rows with fewer results, changed data or conventions; all listed) or reading stored results failed, 2 invalid usage or an unreadable leaderboard file.",
+        "Exit codes: 0 the check passed, 1 it failed (drops beyond tolerance, missing rows or values, rows with fewer results, changed data or conventions, all listed) or reading stored results failed, 2 invalid usage or an unreadable leaderboard file.",
       ],
       [
         ["leaderboard"],

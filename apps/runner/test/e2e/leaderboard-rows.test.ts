@@ -65,6 +65,7 @@ describe("leaderboard rows", () => {
       ["sr2", "pseudo-inverse", 12],
     ]);
   }, 180_000);
+
   it("drop a failure once the item's file is fixed", async () => {
     const dir = await tempDir("leaderboard-fixed-item");
     const images = join(dir, "images");

@@ -31,7 +31,7 @@ export interface LoadModelOptions {
   /** Check each file's SHA-256 against the manifest before opening it; true unless given. */
   verifyHashes?: boolean;
   /**
-   * Run each batch item of a dynamic-batch graph as its own session.run. Batched kernels
+   * Whether each batch item of a dynamic-batch graph runs as its own session.run. Batched kernels
    * round differently (1e-7 in the patches VJP graph), and a stochastic sampler amplifies
    * that into another sample, so only item runs make sample k the same alone or in a
    * batch. True unless given on the CPU provider, false on other providers.

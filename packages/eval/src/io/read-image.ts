@@ -162,7 +162,7 @@ async function readMetadata(path: string): Promise<Metadata> {
   }
 }
 
-/** The decoder's message without the dangling colon sharp leaves when libvips adds no detail. */
+/** Returns the decoder's message without the dangling colon that sharp leaves when libvips adds no detail. */
 function decoderMessage(cause: unknown): string {
   const message = cause instanceof Error ? cause.message : String(cause);
   return message.trim().replace(/:$/, "");
