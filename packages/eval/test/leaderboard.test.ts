@@ -141,6 +141,24 @@ describe("leaderboard formats", () => {
     expect(lines.at(-1)).toContain("95% confidence interval");
   });
 
+  it("Markdown gives every value of a column the same decimals", () => {
+    const rows: ResultRow[] = [9.87654, 19.8765].map((psnr, i) => ({
+      dataset: "photos",
+      task: "sr4",
+      solver: `solver-${i}`,
+      metrics: [result("psnr", "canonical", psnr)],
+      nfe: 10 ** (i + 1),
+      seconds: 0.5,
+    }));
+    const lines = toMarkdown(aggregate(rows)).trimEnd().split("\n");
+    // Four significant digits of the largest mean, 19.88, fix two decimals for the column.
+    expect(lines[2]).toContain("| 9.88 (n=1) |");
+    expect(lines[3]).toContain("| 19.88 (n=1) |");
+    // NFE 10 and 100: one decimal for both (not 10.00 beside 100.0).
+    expect(lines[2]).toContain("| 10.0 |");
+    expect(lines[3]).toContain("| 100.0 |");
+  });
+
   it("Markdown applies display scales only when asked", () => {
     const text = toMarkdown(board(), { scaled: true });
     expect(text).toContain("mse_background@pie-compat ↓ ×1e4");

@@ -11,7 +11,11 @@ import type {
 export interface MarkdownOptions {
   /** Multiply values by each column's display scale (PIE-Bench: MSE x 10^4); default false. */
   readonly scaled?: boolean;
-  /** Significant digits of each mean; default 4. */
+  /**
+   * Significant digits of the largest mean in each column; default 4. Every value of a
+   * column gets the same number of decimals, so the column lines up and reads the same
+   * precision in every row.
+   */
   readonly digits?: number;
 }
 
@@ -31,15 +35,38 @@ export function toMarkdown(leaderboard: Leaderboard, options: MarkdownOptions = 
     "s/image",
   ];
   const lines = [row(header), row(header.map(() => "---"))];
-  for (const group of leaderboard.groups) {
+  const groups = leaderboard.groups;
+  const metricDecimals = leaderboard.columns.map((column) => {
+    const scale = scaled ? column.displayScale : 1;
+    return columnDecimals(
+      groups.map((group) => group.metrics[column.key]),
+      scale,
+      digits,
+    );
+  });
+  const nfeDecimals = columnDecimals(
+    groups.map((group) => group.nfe),
+    1,
+    digits,
+  );
+  const secondsDecimals = columnDecimals(
+    groups.map((group) => group.seconds),
+    1,
+    digits,
+  );
+  for (const group of groups) {
     const cells = [
       ...leaderboard.groupBy.map((field) => groupValue(group, field)),
       group.failedRows > 0 ? `${group.rows} (${group.failedRows} failed)` : String(group.rows),
-      ...leaderboard.columns.map((column) =>
-        metricCell(group.metrics[column.key], scaled ? column.displayScale : 1, digits),
+      ...leaderboard.columns.map((column, c) =>
+        metricCell(
+          group.metrics[column.key],
+          scaled ? column.displayScale : 1,
+          metricDecimals[c] ?? 0,
+        ),
       ),
-      summaryCell(group.nfe, 1, digits),
-      summaryCell(group.seconds, 1, digits),
+      summaryCell(group.nfe, 1, nfeDecimals),
+      summaryCell(group.seconds, 1, secondsDecimals),
     ];
     lines.push(row(cells));
   }
@@ -58,7 +85,25 @@ function columnTitle(column: LeaderboardColumn, scaled: boolean): string {
   return `${column.key} ${arrow}${scale}`;
 }
 
-function metricCell(summary: MetricSummary | undefined, scale: number, digits: number): string {
+/**
+ * Decimals that give the column's largest |mean| `digits` significant digits (at most 20).
+ * A column without a mean, or whose means are all zero, gets digits - 1 decimals.
+ */
+function columnDecimals(
+  summaries: readonly (Summary | undefined)[],
+  scale: number,
+  digits: number,
+): number {
+  let largest = 0;
+  for (const summary of summaries) {
+    if (summary?.mean == null) continue;
+    largest = Math.max(largest, Math.abs(summary.mean * scale));
+  }
+  const magnitude = largest === 0 ? 0 : Math.floor(Math.log10(largest));
+  return Math.min(20, Math.max(0, digits - 1 - magnitude));
+}
+
+function metricCell(summary: MetricSummary | undefined, scale: number, decimals: number): string {
   if (!summary) return "";
   const excluded = [
     ["inf", summary.infinite],
@@ -72,17 +117,15 @@ function metricCell(summary: MetricSummary | undefined, scale: number, digits: n
   const counts = [`n=${summary.n}`, ...excluded].join(", ");
   return summary.mean === null
     ? `– (${counts})`
-    : `${formatMean(summary, scale, digits)} (${counts})`;
+    : `${formatMean(summary, scale, decimals)} (${counts})`;
 }
 
-function summaryCell(summary: Summary, scale: number, digits: number): string {
-  return summary.mean === null ? "–" : formatMean(summary, scale, digits);
+function summaryCell(summary: Summary, scale: number, decimals: number): string {
+  return summary.mean === null ? "–" : formatMean(summary, scale, decimals);
 }
 
-function formatMean(summary: Summary, scale: number, digits: number): string {
+function formatMean(summary: Summary, scale: number, decimals: number): string {
   const mean = (summary.mean ?? 0) * scale;
-  const magnitude = mean === 0 ? 0 : Math.floor(Math.log10(Math.abs(mean)));
-  const decimals = Math.min(20, Math.max(0, digits - 1 - magnitude));
   const text = mean.toFixed(decimals);
   if (!summary.ci95) return text;
   return `${text} ± ${(summary.ci95.halfWidth * scale).toFixed(decimals)}`;
