@@ -8,7 +8,8 @@
 //   --dims 8,80  --dys 1,2,4  --sigmas 0.1,1  --seeds 0,1,2,3,4
 //   --samples 2000,1000   samples per problem for each entry of --dims
 //   --steps 1000  --zeta 0.1   (zeta is scaled by 1000 / steps when steps < 1000)
-//   --methods dps,dps-fd,unguided,prior,dps-sign-flipped
+//   --methods dps,dps-fd,unguided,prior,dps-sign-flipped  (dps-rounding is DPS with zeta
+//             times 1 + 1e-6, a control for how far float32 rounding alone moves a cell)
 //   --out <file>  (default bench-results/gmm-dps.json)
 //   --merge a.json,b.json   combine the records of separate runs (one per dimension, say)
 //                           into --out and print the table, running nothing
@@ -84,6 +85,7 @@ const METHODS = {
   "dps-fd": (config) => ({
     solverFactory: dpsFactory(config, { zetaFactor: 1, gradient: "jvp-fd" }),
   }),
+  "dps-rounding": (config) => ({ solverFactory: dpsFactory(config, { zetaFactor: 1 + 1e-6 }) }),
   unguided: (config) => ({ solverFactory: dpsFactory(config, { zetaFactor: 0 }), target: "prior" }),
   prior: () => ({ solverFactory: priorSolverFactory }),
   "dps-sign-flipped": (config) => ({ solverFactory: dpsFactory(config, { zetaFactor: -1 }) }),
