@@ -166,7 +166,11 @@ export function preconditionedDirection(
   }).x;
 }
 
-/** Relative residual and iteration cap of the conjugate-gradient solve in the proximal step. */
+/**
+ * Relative residual and iteration cap of the conjugate-gradient solve in the proximal step.
+ * NOTE: for ill-conditioned operators (blurs) the cap, not the tolerance, ends the early
+ * steps where mu is near 0, and it regularises them. The exact solve amplifies the noise of y there.
+ */
 export const PROXIMAL_TOLERANCE = 1e-4;
 export const PROXIMAL_MAX_ITERATIONS = 100;
 
