@@ -71,6 +71,9 @@ export {
 export { type WriteImageOptions, type WriteImageResult, writeImage } from "./io/write-image.js";
 export { csvField, type MarkdownOptions, toCsv, toMarkdown } from "./leaderboard/format.js";
 export {
+  badness,
+  type Direction,
+  directionMark,
   GROUP_FIELDS,
   type GroupField,
   type GroupKey,

@@ -112,6 +112,38 @@ describe("compareLeaderboards", () => {
     ]);
   });
 
+  it("measures a target metric by distance", () => {
+    const consistency = {
+      ...column("psnr"),
+      key: "consistency@canonical",
+      metric: "consistency",
+      higherIsBetter: false,
+      target: 1,
+    };
+    const before = board(
+      [
+        group("dps", 1, { "consistency@canonical": summary(1.1) }),
+        group("dps", 2, { "consistency@canonical": summary(0.9) }),
+      ],
+      [consistency],
+    );
+    const after = board(
+      [
+        // Lower, but further from 1: a drop although the column is not higher-is-better.
+        group("dps", 1, { "consistency@canonical": summary(0.6) }),
+        // Higher and nearer to 1: an improvement.
+        group("dps", 2, { "consistency@canonical": summary(0.95) }),
+      ],
+      [consistency],
+    );
+    const report = compareLeaderboards(before, after, { default: { absolute: 0.1 } });
+    expect(report.drops.map((d) => d.group.params)).toEqual([{ zeta: 1 }]);
+    expect(report.drops[0].worsening).toBeCloseTo(0.4 - 0.1, 12);
+    expect(report.drops[0].target).toBe(1);
+    expect(report.improvements.map((d) => d.group.params)).toEqual([{ zeta: 2 }]);
+    expect(report.improvements[0].worsening).toBeCloseTo(0.05 - 0.1, 12);
+  });
+
   it("allows a worsening within tolerance", () => {
     const current = board([
       group("dps", 1, { "psnr@canonical": summary(26.95), "mse@canonical": summary(0.00205) }),

@@ -7,6 +7,7 @@ import {
   renderReport,
   subsetBars,
   summarizeSweeps,
+  toMarkdown,
 } from "../src/index.js";
 import {
   HOSTILE_ID,
@@ -16,6 +17,18 @@ import {
   reportInput,
   sweepRows,
 } from "./report-fixtures.js";
+
+/** Conventions of a runner-computed metric, as the runner records them. */
+const CONSISTENCY_CONVENTIONS = {
+  valueRange: [-1, 1] as [number, number],
+  dataRange: 2,
+  window: null,
+  backbone: null,
+  borderCrop: 0,
+  masking: "none" as const,
+  formula: "||A x - y|| / (sigmaY sqrt(m))",
+  settings: {},
+};
 
 function hashOf(text: string): string {
   return `'sha256-${createHash("sha256").update(text, "utf8").digest("base64")}'`;
@@ -36,6 +49,37 @@ describe("summarizeSweeps", () => {
     const mse = dps?.winners.find((w) => w.column === "mse@canonical");
     expect(mse?.best.params).toEqual({ zeta: 1 });
     expect(mse?.higherIsBetter).toBe(false);
+  });
+
+  it("picks the winner nearest a target", () => {
+    const rows = [0.5, 0.9, 1.3].map((value, i) => ({
+      dataset: "photos",
+      task: "sr4",
+      solver: "dps",
+      params: { zeta: i + 1 },
+      metrics: [
+        {
+          status: "ok" as const,
+          value,
+          metric: "consistency",
+          profile: "canonical" as const,
+          higherIsBetter: false,
+          target: 1,
+          displayScale: 1,
+          conventions: { ...CONSISTENCY_CONVENTIONS },
+        },
+      ],
+    }));
+    const board = aggregate(rows);
+    expect(board.columns[0].target).toBe(1);
+    const [winner] = summarizeSweeps(board)[0].winners;
+    expect(winner.best.params).toEqual({ zeta: 2 });
+    expect(winner.runnerUp?.params).toEqual({ zeta: 3 });
+    expect(winner.target).toBe(1);
+    expect(toMarkdown(board)).toContain("consistency@canonical →1");
+    expect(
+      metricPlot(board, { column: "consistency@canonical", x: { param: "zeta" } }).yLabel,
+    ).toContain("(best at 1)");
   });
 
   it("skips groups without a sweep", () => {

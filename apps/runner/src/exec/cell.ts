@@ -317,6 +317,7 @@ function scoreOutputs(
         value,
         false,
         "||A x - y|| / (sigmaY sqrt(m)); about 1 for a sample consistent with the noise",
+        1,
       ),
     );
   }
@@ -330,6 +331,7 @@ export function customResult(
   value: number,
   higherIsBetter: boolean,
   formula: string,
+  target?: number,
 ): MetricResult {
   return {
     status: "ok",
@@ -337,6 +339,7 @@ export function customResult(
     metric,
     profile: job.metrics.profile as MetricResult["profile"],
     higherIsBetter,
+    ...(target === undefined ? {} : { target }),
     displayScale: 1,
     conventions: {
       valueRange: [-1, 1],

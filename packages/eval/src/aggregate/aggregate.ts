@@ -169,6 +169,7 @@ function collectColumns(rows: readonly ResultRow[]): LeaderboardColumn[] {
           metric: result.metric,
           profile: result.profile,
           higherIsBetter: result.higherIsBetter,
+          ...(result.target === undefined ? {} : { target: result.target }),
           displayScale: result.displayScale,
           conventions: result.conventions as LeaderboardColumn["conventions"],
         };

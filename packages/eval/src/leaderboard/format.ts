@@ -1,11 +1,12 @@
 import { canonicalJson } from "../aggregate/aggregate.js";
-import type {
-  GroupField,
-  Leaderboard,
-  LeaderboardColumn,
-  LeaderboardGroup,
-  MetricSummary,
-  Summary,
+import {
+  directionMark,
+  type GroupField,
+  type Leaderboard,
+  type LeaderboardColumn,
+  type LeaderboardGroup,
+  type MetricSummary,
+  type Summary,
 } from "./schema.js";
 
 export interface MarkdownOptions {
@@ -48,6 +49,7 @@ export function toMarkdown(leaderboard: Leaderboard, options: MarkdownOptions = 
     groups.map((group) => group.nfe),
     1,
     digits,
+    true,
   );
   const secondsDecimals = columnDecimals(
     groups.map((group) => group.seconds),
@@ -79,7 +81,7 @@ export const LEGEND =
   "Cells read mean ± half-width of the 95% confidence interval (Student t over the rows); n counts finite values, and inf, undef (such as SSIM on images smaller than its window), unavail, miss and fail count the rest.";
 
 function columnTitle(column: LeaderboardColumn, scaled: boolean): string {
-  const arrow = column.higherIsBetter ? "↑" : "↓";
+  const arrow = directionMark(column);
   const scale =
     scaled && column.displayScale !== 1 ? ` ×1e${Math.round(Math.log10(column.displayScale))}` : "";
   return `${column.key} ${arrow}${scale}`;
@@ -87,18 +89,23 @@ function columnTitle(column: LeaderboardColumn, scaled: boolean): string {
 
 /**
  * Decimals that give the column's largest |mean| `digits` significant digits (at most 20).
- * A column without a mean, or whose means are all zero, gets digits - 1 decimals.
+ * With `counts`, a column of whole numbers (NFE) gets none. A column without a mean, or
+ * whose means are all zero, gets digits - 1 decimals.
  */
 function columnDecimals(
   summaries: readonly (Summary | undefined)[],
   scale: number,
   digits: number,
+  counts = false,
 ): number {
   let largest = 0;
+  let wholeNumbers = true;
   for (const summary of summaries) {
     if (summary?.mean == null) continue;
     largest = Math.max(largest, Math.abs(summary.mean * scale));
+    wholeNumbers &&= Number.isInteger(summary.mean * scale);
   }
+  if (counts && largest > 0 && wholeNumbers) return 0;
   const magnitude = largest === 0 ? 0 : Math.floor(Math.log10(largest));
   return Math.min(20, Math.max(0, digits - 1 - magnitude));
 }

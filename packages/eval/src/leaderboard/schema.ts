@@ -59,6 +59,8 @@ export const columnSchema = z.object({
   metric: z.string(),
   profile: z.enum(PROFILE_NAMES),
   higherIsBetter: z.boolean(),
+  /** Best value, for metrics best at a value (data consistency: 1); ranked by distance to it. */
+  target: z.number().optional(),
   /** Display factor (PIE-Bench MSE: 1e4); the stored statistics are never scaled. */
   displayScale: z.number().positive(),
   conventions: conventionsSchema,
@@ -124,4 +126,22 @@ export function parseLeaderboard(text: string, source = "leaderboard"): Leaderbo
     });
   }
   return parsed.data;
+}
+
+/** The direction fields of a column or a metric result. */
+export interface Direction {
+  readonly higherIsBetter: boolean;
+  readonly target?: number;
+}
+
+/** Returns the title mark of a column: ↑, ↓, or →T for a metric best at the value T. */
+export function directionMark(direction: Direction): string {
+  if (direction.target !== undefined) return `→${direction.target}`;
+  return direction.higherIsBetter ? "↑" : "↓";
+}
+
+/** Returns how bad a mean is in a column's direction: lower is better, for sorting. */
+export function badness(direction: Direction, mean: number): number {
+  if (direction.target !== undefined) return Math.abs(mean - direction.target);
+  return direction.higherIsBetter ? -mean : mean;
 }

@@ -27,6 +27,7 @@ const resultBase = {
   metric: z.string(),
   profile: z.enum(PROFILE_NAMES),
   higherIsBetter: z.boolean(),
+  target: z.number().optional(),
   displayScale: z.number().positive(),
   conventions: conventionsSchema,
 };

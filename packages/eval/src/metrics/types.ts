@@ -97,6 +97,11 @@ export type MetricResult = MetricValue & {
   readonly metric: string;
   readonly profile: ProfileName;
   readonly higherIsBetter: boolean;
+  /**
+   * Best value of a metric that is best at a value rather than at an end (data
+   * consistency: 1). Rankings and regression checks then use |value - target|.
+   */
+  readonly target?: number;
   readonly displayScale: number;
   readonly conventions: MetricConventions;
 };

@@ -1,10 +1,12 @@
 import { TweedieError } from "@tweedie/core";
 import { canonicalJson, type JsonValue } from "../aggregate/aggregate.js";
-import type {
-  GroupKey,
-  Leaderboard,
-  LeaderboardColumn,
-  LeaderboardGroup,
+import {
+  badness,
+  type Direction,
+  type GroupKey,
+  type Leaderboard,
+  type LeaderboardColumn,
+  type LeaderboardGroup,
 } from "../leaderboard/schema.js";
 
 /**
@@ -36,6 +38,8 @@ export interface Comparison {
   readonly groupId: string;
   readonly column: string;
   readonly higherIsBetter: boolean;
+  /** The column's best value, for metrics best at a value; worsening is then the growth of |mean - target|. */
+  readonly target?: number;
   readonly baseline: number;
   readonly current: number;
   /** current - baseline. */
@@ -173,7 +177,7 @@ export function compareLeaderboards(
           base.key,
           groupId,
           column,
-          info?.higherIsBetter ?? true,
+          { higherIsBetter: info?.higherIsBetter ?? true, target: info?.target },
           summary,
           currentSummary,
           tolerances,
@@ -263,7 +267,7 @@ function compare(
   group: GroupKey,
   groupId: string,
   column: string,
-  higherIsBetter: boolean,
+  direction: Direction,
   base: LeaderboardGroup["metrics"][string],
   now: LeaderboardGroup["metrics"][string],
   tolerances: Tolerances,
@@ -272,7 +276,7 @@ function compare(
   const baseline = base.mean!;
   const current = now.mean!;
   const change = current - baseline;
-  const worsening = higherIsBetter ? -change : change;
+  const worsening = badness(direction, current) - badness(direction, baseline);
   const tolerance = toleranceFor(tolerances, column, metric);
   const allowed = Math.max(tolerance.absolute ?? 0, (tolerance.relative ?? 0) * Math.abs(baseline));
   let status: Comparison["status"] = "within";
@@ -282,7 +286,8 @@ function compare(
     group,
     groupId,
     column,
-    higherIsBetter,
+    higherIsBetter: direction.higherIsBetter,
+    ...(direction.target === undefined ? {} : { target: direction.target }),
     baseline,
     current,
     change,
@@ -335,7 +340,8 @@ function changedConventions(
     const same =
       canonicalJson(column.conventions as unknown as JsonValue) ===
         canonicalJson(other.conventions as unknown as JsonValue) &&
-      column.higherIsBetter === other.higherIsBetter;
+      column.higherIsBetter === other.higherIsBetter &&
+      column.target === other.target;
     if (!same)
       changes.push({ column: key, baseline: column.conventions, current: other.conventions });
   }

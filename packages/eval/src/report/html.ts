@@ -1,12 +1,13 @@
 import { TweedieError } from "@tweedie/core";
 import { canonicalJson, type JsonValue } from "../aggregate/aggregate.js";
-import type {
-  GroupField,
-  Leaderboard,
-  LeaderboardColumn,
-  LeaderboardGroup,
-  MetricSummary,
-  Summary,
+import {
+  directionMark,
+  type GroupField,
+  type Leaderboard,
+  type LeaderboardColumn,
+  type LeaderboardGroup,
+  type MetricSummary,
+  type Summary,
 } from "../leaderboard/schema.js";
 import type { SetMetricResult } from "../network/set-metrics.js";
 import { contentSecurityPolicy, REPORT_SCRIPT, REPORT_STYLE } from "./assets.js";
@@ -137,7 +138,7 @@ function sortableHeader(label: string, type: "number" | "text"): string {
 }
 
 function columnTitle(column: LeaderboardColumn, scaled: boolean): string {
-  const arrow = column.higherIsBetter ? "↑" : "↓";
+  const arrow = directionMark(column);
   const scale =
     scaled && column.displayScale !== 1 ? ` ×1e${Math.round(Math.log10(column.displayScale))}` : "";
   return `${column.key} ${arrow}${scale}`;
@@ -202,7 +203,7 @@ function sweepSection(
       if (winner.intervalsOverlap !== null) overlap = winner.intervalsOverlap ? "yes" : "no";
       const cells = [
         `<td>${escapeHtml(key)}</td>`,
-        `<td>${escapeHtml(winner.column)} ${winner.higherIsBetter ? "↑" : "↓"}</td>`,
+        `<td>${escapeHtml(winner.column)} ${directionMark(winner)}</td>`,
         `<td>${escapeHtml(paramsText(winner.best.params))}</td>`,
         `<td class="number" data-value="${winner.best.mean * scale}">${escapeHtml(formatNumber(winner.best.mean * scale))}</td>`,
         `<td>${winner.runnerUp ? escapeHtml(paramsText(winner.runnerUp.params)) : "–"}</td>`,

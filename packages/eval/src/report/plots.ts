@@ -1,6 +1,11 @@
 import { TweedieError } from "@tweedie/core";
 import { canonicalJson } from "../aggregate/aggregate.js";
-import type { GroupField, Leaderboard, LeaderboardGroup } from "../leaderboard/schema.js";
+import type {
+  GroupField,
+  Leaderboard,
+  LeaderboardColumn,
+  LeaderboardGroup,
+} from "../leaderboard/schema.js";
 
 /** A point of a line plot, with an optional interval drawn as an error bar. */
 export interface PlotPoint {
@@ -85,7 +90,7 @@ export function metricPlot(leaderboard: Leaderboard, options: MetricPlotOptions)
     kind: "line",
     title: options.title ?? `${column.key} vs ${param ?? "NFE"}`,
     xLabel: param ?? "NFE per image",
-    yLabel: `${column.key}${scaleText} ${column.higherIsBetter ? "(higher is better)" : "(lower is better)"}`,
+    yLabel: `${column.key}${scaleText} ${directionLabel(column)}`,
     xScale: param === null ? "log" : "linear",
     series: [...series.entries()].map(([label, points]) => ({
       label,
@@ -177,4 +182,9 @@ function compareNatural(a: string, b: string): number {
 function compareText(a: string, b: string): number {
   if (a < b) return -1;
   return a > b ? 1 : 0;
+}
+
+function directionLabel(column: LeaderboardColumn): string {
+  if (column.target !== undefined) return `(best at ${column.target})`;
+  return column.higherIsBetter ? "(higher is better)" : "(lower is better)";
 }

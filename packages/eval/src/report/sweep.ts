@@ -1,10 +1,17 @@
 import { canonicalJson, type JsonValue } from "../aggregate/aggregate.js";
-import type { GroupKey, Leaderboard, LeaderboardGroup } from "../leaderboard/schema.js";
+import {
+  badness,
+  type GroupKey,
+  type Leaderboard,
+  type LeaderboardGroup,
+} from "../leaderboard/schema.js";
 
 /** The best parameters for one metric column within one sweep, and the runner-up. */
 export interface SweepWinner {
   readonly column: string;
   readonly higherIsBetter: boolean;
+  /** The column's best value, for metrics best at a value; winners are nearest to it. */
+  readonly target?: number;
   readonly best: SweepCandidate;
   /** Null when only one parameter set has a value in this column. */
   readonly runnerUp: SweepCandidate | null;
@@ -54,12 +61,13 @@ export function summarizeSweeps(leaderboard: Leaderboard): SweepSummary[] {
       const ranked = groups
         .map((group) => candidate(group, column.key))
         .filter((entry): entry is SweepCandidate => entry !== null)
-        .sort((a, b) => (column.higherIsBetter ? b.mean - a.mean : a.mean - b.mean));
+        .sort((a, b) => badness(column, a.mean) - badness(column, b.mean));
       if (ranked.length === 0) continue;
       const [best, runnerUp = null] = ranked;
       winners.push({
         column: column.key,
         higherIsBetter: column.higherIsBetter,
+        ...(column.target === undefined ? {} : { target: column.target }),
         best,
         runnerUp,
         margin: runnerUp === null ? null : Math.abs(best.mean - runnerUp.mean),
