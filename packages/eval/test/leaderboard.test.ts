@@ -154,9 +154,9 @@ describe("leaderboard formats", () => {
     // Four significant digits of the largest mean, 19.88, fix two decimals for the column.
     expect(lines[2]).toContain("| 9.88 (n=1) |");
     expect(lines[3]).toContain("| 19.88 (n=1) |");
-    // NFE 10 and 100: one decimal for both (not 10.00 beside 100.0).
-    expect(lines[2]).toContain("| 10.0 |");
-    expect(lines[3]).toContain("| 100.0 |");
+    // NFE 10 and 100, whole numbers: no decimals (not 10.00 beside 100.0).
+    expect(lines[2]).toContain("| 10 |");
+    expect(lines[3]).toContain("| 100 |");
   });
 
   it("Markdown applies display scales only when asked", () => {
