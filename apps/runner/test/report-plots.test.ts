@@ -40,7 +40,7 @@ describe("report plots", () => {
           profile: "canonical",
           higherIsBetter: true,
           displayScale: 1,
-          conventions: psnr.conventions(0),
+          conventions: psnr.conventions(0) as Leaderboard["columns"][number]["conventions"],
         },
       ],
       groups: [
@@ -54,7 +54,9 @@ describe("report plots", () => {
       "photos: psnr@canonical against NFE per image",
       "digits: psnr@canonical against NFE per image",
     ]);
-    const photos = plots[0] as { series: { label: string; points: { x: number; y: number }[] }[] };
+    const photos = plots[0] as unknown as {
+      series: { label: string; points: { x: number; y: number }[] }[];
+    };
     expect(photos.series.map((series) => series.points.map((point) => [point.x, point.y]))).toEqual(
       [[[200, 22.5]], [[100, 23.7]]],
     );
