@@ -71,7 +71,6 @@ export {
 export { type WriteImageOptions, type WriteImageResult, writeImage } from "./io/write-image.js";
 export { csvField, type MarkdownOptions, toCsv, toMarkdown } from "./leaderboard/format.js";
 export {
-  badness,
   type Direction,
   directionMark,
   GROUP_FIELDS,
@@ -85,6 +84,7 @@ export {
   leaderboardSchema,
   type MetricSummary,
   parseLeaderboard,
+  rankKey,
   type Summary,
   toJson,
 } from "./leaderboard/schema.js";

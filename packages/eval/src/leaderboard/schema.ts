@@ -59,7 +59,7 @@ export const columnSchema = z.object({
   metric: z.string(),
   profile: z.enum(PROFILE_NAMES),
   higherIsBetter: z.boolean(),
-  /** Best value, for metrics best at a value (data consistency: 1); ranked by distance to it. */
+  /** Best value of a metric that is best at a value (data consistency: 1), ranked by distance to it. */
   target: z.number().optional(),
   /** Display factor (PIE-Bench MSE: 1e4); the stored statistics are never scaled. */
   displayScale: z.number().positive(),
@@ -140,8 +140,8 @@ export function directionMark(direction: Direction): string {
   return direction.higherIsBetter ? "↑" : "↓";
 }
 
-/** Returns how bad a mean is in a column's direction: lower is better, for sorting. */
-export function badness(direction: Direction, mean: number): number {
+/** Returns a key that sorts a column's means from best to worst, ascending. */
+export function rankKey(direction: Direction, mean: number): number {
   if (direction.target !== undefined) return Math.abs(mean - direction.target);
   return direction.higherIsBetter ? -mean : mean;
 }

@@ -1,12 +1,12 @@
 import { TweedieError } from "@tweedie/core";
 import { canonicalJson, type JsonValue } from "../aggregate/aggregate.js";
 import {
-  badness,
   type Direction,
   type GroupKey,
   type Leaderboard,
   type LeaderboardColumn,
   type LeaderboardGroup,
+  rankKey,
 } from "../leaderboard/schema.js";
 
 /**
@@ -38,7 +38,7 @@ export interface Comparison {
   readonly groupId: string;
   readonly column: string;
   readonly higherIsBetter: boolean;
-  /** The column's best value, for metrics best at a value; worsening is then the growth of |mean - target|. */
+  /** Best value of a metric that is best at a value. Worsening is then the growth of |mean - target|. */
   readonly target?: number;
   readonly baseline: number;
   readonly current: number;
@@ -276,7 +276,7 @@ function compare(
   const baseline = base.mean!;
   const current = now.mean!;
   const change = current - baseline;
-  const worsening = badness(direction, current) - badness(direction, baseline);
+  const worsening = rankKey(direction, current) - rankKey(direction, baseline);
   const tolerance = toleranceFor(tolerances, column, metric);
   const allowed = Math.max(tolerance.absolute ?? 0, (tolerance.relative ?? 0) * Math.abs(baseline));
   let status: Comparison["status"] = "within";

@@ -1,16 +1,16 @@
 import { canonicalJson, type JsonValue } from "../aggregate/aggregate.js";
 import {
-  badness,
   type GroupKey,
   type Leaderboard,
   type LeaderboardGroup,
+  rankKey,
 } from "../leaderboard/schema.js";
 
 /** The best parameters for one metric column within one sweep, and the runner-up. */
 export interface SweepWinner {
   readonly column: string;
   readonly higherIsBetter: boolean;
-  /** The column's best value, for metrics best at a value; winners are nearest to it. */
+  /** Best value of a metric that is best at a value. The winner is the mean nearest to it. */
   readonly target?: number;
   readonly best: SweepCandidate;
   /** Null when only one parameter set has a value in this column. */
@@ -61,7 +61,7 @@ export function summarizeSweeps(leaderboard: Leaderboard): SweepSummary[] {
       const ranked = groups
         .map((group) => candidate(group, column.key))
         .filter((entry): entry is SweepCandidate => entry !== null)
-        .sort((a, b) => badness(column, a.mean) - badness(column, b.mean));
+        .sort((a, b) => rankKey(column, a.mean) - rankKey(column, b.mean));
       if (ranked.length === 0) continue;
       const [best, runnerUp = null] = ranked;
       winners.push({
