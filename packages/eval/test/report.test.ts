@@ -154,6 +154,34 @@ describe("renderReport", () => {
     expect(HOSTILE_PARAM).toContain("<b>");
   });
 
+  it("gives a column one number of decimals", () => {
+    const rows = [9.87654, 19.8765].map((value, i) => ({
+      dataset: "photos",
+      task: "sr4",
+      solver: `solver-${i}`,
+      metrics: [
+        {
+          status: "ok" as const,
+          value,
+          metric: "consistency",
+          profile: "canonical" as const,
+          higherIsBetter: false,
+          target: 1,
+          displayScale: 1,
+          conventions: { ...CONSISTENCY_CONVENTIONS },
+        },
+      ],
+      nfe: 100 * (i + 1),
+      seconds: 0.5,
+    }));
+    const html = renderReport({ title: "decimals", leaderboard: aggregate(rows) });
+    expect(html).toContain(">9.88<");
+    expect(html).toContain(">19.88<");
+    expect(html).toContain(">100<");
+    expect(html).toContain(">200<");
+    expect(html).toContain("consistency@canonical →1");
+  });
+
   it("allows only its own style and script", async () => {
     const html = renderReport(await reportInput("cells/a/output.png"));
     const csp =

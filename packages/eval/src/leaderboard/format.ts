@@ -92,7 +92,7 @@ function columnTitle(column: LeaderboardColumn, scaled: boolean): string {
  * With `counts`, a column of whole numbers (NFE) gets none. A column without a mean, or
  * whose means are all zero, gets digits - 1 decimals.
  */
-function columnDecimals(
+export function columnDecimals(
   summaries: readonly (Summary | undefined)[],
   scale: number,
   digits: number,

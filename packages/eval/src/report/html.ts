@@ -1,5 +1,6 @@
 import { TweedieError } from "@tweedie/core";
 import { canonicalJson, type JsonValue } from "../aggregate/aggregate.js";
+import { columnDecimals } from "../leaderboard/format.js";
 import {
   directionMark,
   type GroupField,
@@ -113,15 +114,38 @@ function leaderboardSection(board: Leaderboard, scaled: boolean): string {
     sortableHeader("NFE", "number"),
     sortableHeader("s/image", "number"),
   ];
+  // Every value of a column gets the same decimals, as in the Markdown table.
+  const metricDecimals = board.columns.map((column) =>
+    columnDecimals(
+      board.groups.map((group) => group.metrics[column.key]),
+      scaled ? column.displayScale : 1,
+      4,
+    ),
+  );
+  const nfeDecimals = columnDecimals(
+    board.groups.map((group) => group.nfe),
+    1,
+    4,
+    true,
+  );
+  const secondsDecimals = columnDecimals(
+    board.groups.map((group) => group.seconds),
+    1,
+    4,
+  );
   const rows = board.groups.map((group) => {
     const cells = [
       ...board.groupBy.map((field) => groupCell(group, field)),
       `<td class="number" data-value="${group.rows}">${group.rows}${group.failedRows > 0 ? `<span class="count">${group.failedRows} failed</span>` : ""}</td>`,
-      ...board.columns.map((column) =>
-        metricCell(group.metrics[column.key], scaled ? column.displayScale : 1),
+      ...board.columns.map((column, c) =>
+        metricCell(
+          group.metrics[column.key],
+          scaled ? column.displayScale : 1,
+          metricDecimals[c] ?? 0,
+        ),
       ),
-      summaryCell(group.nfe),
-      summaryCell(group.seconds),
+      summaryCell(group.nfe, nfeDecimals),
+      summaryCell(group.seconds, secondsDecimals),
     ];
     return `<tr>${cells.join("")}</tr>`;
   });
@@ -164,7 +188,7 @@ export function paramsText(params: Readonly<Record<string, JsonValue>>): string 
     .join(", ");
 }
 
-function metricCell(summary: MetricSummary | undefined, scale: number): string {
+function metricCell(summary: MetricSummary | undefined, scale: number, decimals: number): string {
   if (summary === undefined) return '<td class="number"></td>';
   const excluded = [
     ["inf", summary.infinite],
@@ -178,13 +202,13 @@ function metricCell(summary: MetricSummary | undefined, scale: number): string {
   const counts = `<span class="count">${escapeHtml([`n=${summary.n}`, ...excluded].join(" · "))}</span>`;
   if (summary.mean === null) return `<td class="number" data-value="">–${counts}</td>`;
   const mean = summary.mean * scale;
-  const interval = summary.ci95 ? ` ± ${formatNumber(summary.ci95.halfWidth * scale, 2)}` : "";
-  return `<td class="number" data-value="${mean}">${escapeHtml(formatNumber(mean))}${escapeHtml(interval)}${counts}</td>`;
+  const interval = summary.ci95 ? ` ± ${(summary.ci95.halfWidth * scale).toFixed(decimals)}` : "";
+  return `<td class="number" data-value="${mean}">${escapeHtml(mean.toFixed(decimals))}${escapeHtml(interval)}${counts}</td>`;
 }
 
-function summaryCell(summary: Summary): string {
+function summaryCell(summary: Summary, decimals: number): string {
   if (summary.mean === null) return '<td class="number" data-value="">–</td>';
-  return `<td class="number" data-value="${summary.mean}">${escapeHtml(formatNumber(summary.mean))}</td>`;
+  return `<td class="number" data-value="${summary.mean}">${escapeHtml(summary.mean.toFixed(decimals))}</td>`;
 }
 
 function sweepSection(
