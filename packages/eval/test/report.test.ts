@@ -30,6 +30,20 @@ const CONSISTENCY_CONVENTIONS = {
   settings: {},
 };
 
+/** A data-consistency result as the runner records it: best at 1. */
+function consistencyResult(value: number) {
+  return {
+    status: "ok" as const,
+    value,
+    metric: "consistency",
+    profile: "canonical" as const,
+    higherIsBetter: false,
+    target: 1,
+    displayScale: 1,
+    conventions: { ...CONSISTENCY_CONVENTIONS },
+  };
+}
+
 function hashOf(text: string): string {
   return `'sha256-${createHash("sha256").update(text, "utf8").digest("base64")}'`;
 }
@@ -57,18 +71,7 @@ describe("summarizeSweeps", () => {
       task: "sr4",
       solver: "dps",
       params: { zeta: i + 1 },
-      metrics: [
-        {
-          status: "ok" as const,
-          value,
-          metric: "consistency",
-          profile: "canonical" as const,
-          higherIsBetter: false,
-          target: 1,
-          displayScale: 1,
-          conventions: { ...CONSISTENCY_CONVENTIONS },
-        },
-      ],
+      metrics: [consistencyResult(value)],
     }));
     const board = aggregate(rows);
     expect(board.columns[0].target).toBe(1);
@@ -159,18 +162,7 @@ describe("renderReport", () => {
       dataset: "photos",
       task: "sr4",
       solver: `solver-${i}`,
-      metrics: [
-        {
-          status: "ok" as const,
-          value,
-          metric: "consistency",
-          profile: "canonical" as const,
-          higherIsBetter: false,
-          target: 1,
-          displayScale: 1,
-          conventions: { ...CONSISTENCY_CONVENTIONS },
-        },
-      ],
+      metrics: [consistencyResult(value)],
       nfe: 100 * (i + 1),
       seconds: 0.5,
     }));
