@@ -30,7 +30,7 @@ const CONSISTENCY_CONVENTIONS = {
   settings: {},
 };
 
-/** A data-consistency result as the runner records it: best at 1. */
+/** Builds a data-consistency result as the runner records it, best at 1. */
 function consistencyResult(value: number) {
   return {
     status: "ok" as const,
