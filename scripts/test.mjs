@@ -2,8 +2,8 @@
 // Runs every project's tests through nx (cached per project), then prints one plain
 // summary line "N passed, N failed" summed from the vitest JSON reports. The reports are
 // nx outputs, so a fully cached run still prints the counts of the run it replays.
-// The tests write their temporary files under one folder (TMPDIR), removed after a run
-// that passed and kept, with its path printed, after one that failed.
+// The tests write their temporary files under one folder (TMPDIR). A run that passes
+// removes it, and a run that fails keeps it and prints its path.
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

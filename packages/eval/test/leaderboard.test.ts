@@ -141,7 +141,7 @@ describe("leaderboard formats", () => {
     expect(lines.at(-1)).toContain("95% confidence interval");
   });
 
-  it("Markdown gives every value of a column the same decimals", () => {
+  it("Markdown column shares its decimals", () => {
     const rows: ResultRow[] = [9.87654, 19.8765].map((psnr, i) => ({
       dataset: "photos",
       task: "sr4",

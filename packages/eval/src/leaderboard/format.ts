@@ -12,11 +12,7 @@ import {
 export interface MarkdownOptions {
   /** Multiply values by each column's display scale (PIE-Bench: MSE x 10^4); default false. */
   readonly scaled?: boolean;
-  /**
-   * Significant digits of the largest mean in each column; default 4. Every value of a
-   * column gets the same number of decimals, so the column lines up and reads the same
-   * precision in every row.
-   */
+  /** Significant digits of the largest mean in each column, which fix its decimals; default 4. */
   readonly digits?: number;
 }
 
@@ -36,27 +32,8 @@ export function toMarkdown(leaderboard: Leaderboard, options: MarkdownOptions = 
     "s/image",
   ];
   const lines = [row(header), row(header.map(() => "---"))];
-  const groups = leaderboard.groups;
-  const metricDecimals = leaderboard.columns.map((column) => {
-    const scale = scaled ? column.displayScale : 1;
-    return columnDecimals(
-      groups.map((group) => group.metrics[column.key]),
-      scale,
-      digits,
-    );
-  });
-  const nfeDecimals = columnDecimals(
-    groups.map((group) => group.nfe),
-    1,
-    digits,
-    true,
-  );
-  const secondsDecimals = columnDecimals(
-    groups.map((group) => group.seconds),
-    1,
-    digits,
-  );
-  for (const group of groups) {
+  const decimals = leaderboardDecimals(leaderboard, scaled, digits);
+  for (const group of leaderboard.groups) {
     const cells = [
       ...leaderboard.groupBy.map((field) => groupValue(group, field)),
       group.failedRows > 0 ? `${group.rows} (${group.failedRows} failed)` : String(group.rows),
@@ -64,11 +41,11 @@ export function toMarkdown(leaderboard: Leaderboard, options: MarkdownOptions = 
         metricCell(
           group.metrics[column.key],
           scaled ? column.displayScale : 1,
-          metricDecimals[c] ?? 0,
+          decimals.metrics[c] ?? 0,
         ),
       ),
-      summaryCell(group.nfe, 1, nfeDecimals),
-      summaryCell(group.seconds, 1, secondsDecimals),
+      summaryCell(group.nfe, 1, decimals.nfe),
+      summaryCell(group.seconds, 1, decimals.seconds),
     ];
     lines.push(row(cells));
   }
@@ -87,12 +64,49 @@ function columnTitle(column: LeaderboardColumn, scaled: boolean): string {
   return `${column.key} ${arrow}${scale}`;
 }
 
+/** Decimals of every column of a leaderboard table, so each column reads one precision. */
+export interface TableDecimals {
+  /** One entry per metric column, in the leaderboard's column order. */
+  readonly metrics: readonly number[];
+  readonly nfe: number;
+  readonly seconds: number;
+}
+
+/** Computes the decimals of every column of a leaderboard, for the Markdown and HTML tables. */
+export function leaderboardDecimals(
+  leaderboard: Leaderboard,
+  scaled: boolean,
+  digits: number,
+): TableDecimals {
+  const groups = leaderboard.groups;
+  return {
+    metrics: leaderboard.columns.map((column) =>
+      columnDecimals(
+        groups.map((group) => group.metrics[column.key]),
+        scaled ? column.displayScale : 1,
+        digits,
+      ),
+    ),
+    nfe: columnDecimals(
+      groups.map((group) => group.nfe),
+      1,
+      digits,
+      true,
+    ),
+    seconds: columnDecimals(
+      groups.map((group) => group.seconds),
+      1,
+      digits,
+    ),
+  };
+}
+
 /**
  * Decimals that give the column's largest |mean| `digits` significant digits (at most 20).
  * With `counts`, a column of whole numbers (NFE) gets none. A column without a mean, or
  * whose means are all zero, gets digits - 1 decimals.
  */
-export function columnDecimals(
+function columnDecimals(
   summaries: readonly (Summary | undefined)[],
   scale: number,
   digits: number,

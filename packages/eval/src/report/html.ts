@@ -1,6 +1,6 @@
 import { TweedieError } from "@tweedie/core";
 import { canonicalJson, type JsonValue } from "../aggregate/aggregate.js";
-import { columnDecimals } from "../leaderboard/format.js";
+import { leaderboardDecimals } from "../leaderboard/format.js";
 import {
   directionMark,
   type GroupField,
@@ -114,25 +114,7 @@ function leaderboardSection(board: Leaderboard, scaled: boolean): string {
     sortableHeader("NFE", "number"),
     sortableHeader("s/image", "number"),
   ];
-  // Every value of a column gets the same decimals, as in the Markdown table.
-  const metricDecimals = board.columns.map((column) =>
-    columnDecimals(
-      board.groups.map((group) => group.metrics[column.key]),
-      scaled ? column.displayScale : 1,
-      4,
-    ),
-  );
-  const nfeDecimals = columnDecimals(
-    board.groups.map((group) => group.nfe),
-    1,
-    4,
-    true,
-  );
-  const secondsDecimals = columnDecimals(
-    board.groups.map((group) => group.seconds),
-    1,
-    4,
-  );
+  const decimals = leaderboardDecimals(board, scaled, 4);
   const rows = board.groups.map((group) => {
     const cells = [
       ...board.groupBy.map((field) => groupCell(group, field)),
@@ -141,11 +123,11 @@ function leaderboardSection(board: Leaderboard, scaled: boolean): string {
         metricCell(
           group.metrics[column.key],
           scaled ? column.displayScale : 1,
-          metricDecimals[c] ?? 0,
+          decimals.metrics[c] ?? 0,
         ),
       ),
-      summaryCell(group.nfe, nfeDecimals),
-      summaryCell(group.seconds, secondsDecimals),
+      summaryCell(group.nfe, decimals.nfe),
+      summaryCell(group.seconds, decimals.seconds),
     ];
     return `<tr>${cells.join("")}</tr>`;
   });
